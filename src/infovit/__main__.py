@@ -1,0 +1,7 @@
+"""``python -m infovit`` is the same as the ``infovit`` command."""
+
+import sys
+
+from infovit.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line interface: ``infovit <command> --help`` for each command."""

@@ -1,0 +1,69 @@
+"""Entry point of the ``infovit`` command.
+
+Each sub-command lives in its own module under ``infovit.cli`` and exposes
+``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
+parsed namespace and returning an exit code). Modules are imported lazily by name so that
+``infovit --help`` stays fast and one broken optional dependency cannot take down the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from infovit import __version__
+from infovit.errors import InfovitError
+
+__all__ = ["build_parser", "main"]
+
+# Sub-command modules, in the order `infovit --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "infovit.cli.train",
+    "infovit.cli.eval",
+    "infovit.cli.demo",
+    "infovit.cli.analyze",
+    "infovit.cli.import_reference",
+    "infovit.cli.compare_heads",
+    "infovit.cli.geometry",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="infovit",
+        description="Information flow in vision transformers.",
+        epilog="Run 'infovit COMMAND --help' for the options and examples of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"infovit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # command not built in this version
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InfovitError as err:
+        print(f"infovit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("infovit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

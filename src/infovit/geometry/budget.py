@@ -1,0 +1,179 @@
+"""Chunk planning: which (layer, token-range) accumulators share one pass under a memory budget.
+
+Per-token covariance accumulators cost 8·D² bytes per (layer, token) — 58 MB per layer for
+ViT-Tiny/16 but 3.7 GB per layer for ViT-B/8 at 224 px — so large models need several passes over
+the data. The planner fills passes greedily in depth order (a pass over early layers stops its
+forward early) and splits a layer's tokens across passes only when one layer alone does not fit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from infovit.geometry.correlation import FlatCorrelation
+from infovit.geometry.extract import LayerSpec
+from infovit.geometry.moments import TokenMoments
+
+__all__ = [
+    "Pass",
+    "Plan",
+    "Segment",
+    "chunk_tokens_for",
+    "format_bytes",
+    "parse_bytes",
+    "plan_passes",
+]
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "k": 2**10,
+    "m": 2**20,
+    "g": 2**30,
+    "t": 2**40,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+# Target size of one float64 work buffer for a token sub-chunk (matmul / eigvalsh batches).
+_WORK_CHUNK_BYTES = 64 * 2**20
+
+
+def parse_bytes(text: str) -> int:
+    """``"16GiB"``, ``"512MB"``, ``"2g"`` or a plain integer → bytes; ValueError if malformed."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"cannot read a memory size from {text!r} (examples: 16GiB, 512MB, 2g)")
+    value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise ValueError(f"memory size must be positive, got {text!r}")
+    return int(value)
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def chunk_tokens_for(dim: int) -> int:
+    """Tokens per float64 sub-chunk so one [t, D, D] buffer stays near 64 MiB."""
+    return max(1, _WORK_CHUNK_BYTES // (8 * dim * dim))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Tokens ``start:stop`` (layer-local) of layer ``layer`` accumulated in one pass."""
+
+    layer: int
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Pass:
+    segments: tuple[Segment, ...]
+    correlation_layers: tuple[int, ...]  # layers whose token Gram is accumulated in this pass
+    accumulator_bytes: int
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(sorted({s.layer for s in self.segments} | set(self.correlation_layers)))
+
+
+@dataclass(frozen=True)
+class Plan:
+    passes: tuple[Pass, ...]
+    budget_bytes: int
+    work_bytes: int  # per-batch scratch (float64 copies, matmul/eigvalsh batches), worst layer
+
+    @property
+    def peak_accumulator_bytes(self) -> int:
+        return max((p.accumulator_bytes for p in self.passes), default=0)
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.peak_accumulator_bytes + self.work_bytes
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "budget_bytes": self.budget_bytes,
+            "peak_accumulator_bytes": self.peak_accumulator_bytes,
+            "work_bytes": self.work_bytes,
+            "passes": [
+                {
+                    "segments": [[s.layer, s.start, s.stop] for s in p.segments],
+                    "correlation_layers": list(p.correlation_layers),
+                    "accumulator_bytes": p.accumulator_bytes,
+                }
+                for p in self.passes
+            ],
+        }
+
+
+def _work_bytes(spec: LayerSpec, batch_size: int, correlation: bool) -> int:
+    t_sub = min(spec.num_tokens, chunk_tokens_for(spec.dim))
+    cov_batch = 2 * 8 * batch_size * t_sub * spec.dim  # float64 shifted copy (+ matmul staging)
+    eig = 3 * 8 * t_sub * spec.dim * spec.dim  # covariance batch + eigvalsh workspace
+    gram = 2 * 8 * batch_size * spec.num_tokens * spec.dim if correlation else 0
+    return max(cov_batch + gram, eig)
+
+
+def plan_passes(
+    layers: Sequence[LayerSpec],
+    budget_bytes: int,
+    batch_size: int,
+    correlation: bool = True,
+) -> Plan:
+    """Plan passes so accumulators plus per-batch scratch stay within ``budget_bytes``.
+
+    Raises ValueError (with the minimum needed) when not even one token fits.
+    """
+    work = max((_work_bytes(s, batch_size, correlation) for s in layers), default=0)
+    capacity = budget_bytes - work
+    passes: list[Pass] = []
+    segs: list[Segment] = []
+    corr_layers: list[int] = []
+    used = 0
+
+    def close() -> None:
+        nonlocal segs, corr_layers, used
+        if segs or corr_layers:
+            passes.append(Pass(tuple(segs), tuple(corr_layers), used))
+        segs, corr_layers, used = [], [], 0
+
+    for spec in layers:
+        per_token = TokenMoments.nbytes_for(1, spec.dim)
+        corr_cost = FlatCorrelation.nbytes_for(spec.num_tokens, spec.dim) if correlation else 0
+        smallest = corr_cost + per_token
+        if smallest > capacity:
+            raise ValueError(
+                f"memory budget {format_bytes(budget_bytes)} is too small for layer {spec.name}: "
+                f"need at least {format_bytes(smallest + work)} (batch size {batch_size})"
+            )
+        start = 0
+        first = True
+        while start < spec.num_tokens:
+            fixed = corr_cost if first else 0
+            fit = (capacity - used - fixed) // per_token
+            if fit <= 0:
+                close()
+                continue
+            stop = min(spec.num_tokens, start + int(fit))
+            segs.append(Segment(spec.index, start, stop))
+            if first and correlation:
+                corr_layers.append(spec.index)
+            used += fixed + per_token * (stop - start)
+            first = False
+            start = stop
+    close()
+    return Plan(tuple(passes), budget_bytes, work)
