@@ -21,6 +21,7 @@ __all__ = [
     "Plan",
     "Segment",
     "chunk_tokens_for",
+    "fixed_bytes_for",
     "format_bytes",
     "parse_bytes",
     "plan_passes",
@@ -95,6 +96,7 @@ class Plan:
     passes: tuple[Pass, ...]
     budget_bytes: int
     work_bytes: int  # per-batch scratch (float64 copies, matmul/eigvalsh batches), worst layer
+    fixed_bytes: int = 0  # per-layer state kept across passes and the result arrays
 
     @property
     def peak_accumulator_bytes(self) -> int:
@@ -102,13 +104,16 @@ class Plan:
 
     @property
     def peak_bytes(self) -> int:
-        return self.peak_accumulator_bytes + self.work_bytes
+        """Planned peak of everything geometry allocates (not the model's own activations)."""
+        return self.peak_accumulator_bytes + self.work_bytes + self.fixed_bytes
 
     def as_dict(self) -> dict[str, object]:
         return {
             "budget_bytes": self.budget_bytes,
             "peak_accumulator_bytes": self.peak_accumulator_bytes,
             "work_bytes": self.work_bytes,
+            "fixed_bytes": self.fixed_bytes,
+            "peak_bytes": self.peak_bytes,
             "passes": [
                 {
                     "segments": [[s.layer, s.start, s.stop] for s in p.segments],
@@ -122,10 +127,19 @@ class Plan:
 
 def _work_bytes(spec: LayerSpec, batch_size: int, correlation: bool) -> int:
     t_sub = min(spec.num_tokens, chunk_tokens_for(spec.dim))
-    cov_batch = 2 * 8 * batch_size * t_sub * spec.dim  # float64 shifted copy (+ matmul staging)
+    cov_batch = 2 * 8 * batch_size * t_sub * spec.dim  # float64 [t, B, D] buffer + matmul staging
     eig = 3 * 8 * t_sub * spec.dim * spec.dim  # covariance batch + eigvalsh workspace
-    gram = 2 * 8 * batch_size * spec.num_tokens * spec.dim if correlation else 0
+    gram = 8 * batch_size * spec.num_tokens * (spec.dim + 1) if correlation else 0  # [T, B, D]
     return max(cov_batch + gram, eig)
+
+
+def fixed_bytes_for(layers: Sequence[LayerSpec], num_tokens: int, correlation: bool) -> int:
+    """Bytes of per-layer state kept across passes (token means, pooled covariance) and results."""
+    k = max((s.dim for s in layers), default=0)
+    per_layer = sum(8 * (s.dim * s.dim + s.num_tokens * s.dim) for s in layers)
+    results = len(layers) * num_tokens * (4 * k + 4 * 8)  # spectra float32 + 4 float64 tables
+    corr = 4 * len(layers) * num_tokens * num_tokens if correlation else 0
+    return per_layer + results + corr
 
 
 def plan_passes(
@@ -138,8 +152,10 @@ def plan_passes(
 
     Raises ValueError (with the minimum needed) when not even one token fits.
     """
+    num_tokens = max((s.token_offset + s.num_tokens for s in layers), default=0)
+    fixed = fixed_bytes_for(layers, num_tokens, correlation)
     work = max((_work_bytes(s, batch_size, correlation) for s in layers), default=0)
-    capacity = budget_bytes - work
+    capacity = budget_bytes - work - fixed
     passes: list[Pass] = []
     segs: list[Segment] = []
     corr_layers: list[int] = []
@@ -158,13 +174,13 @@ def plan_passes(
         if smallest > capacity:
             raise ValueError(
                 f"memory budget {format_bytes(budget_bytes)} is too small for layer {spec.name}: "
-                f"need at least {format_bytes(smallest + work)} (batch size {batch_size})"
+                f"need at least {format_bytes(smallest + work + fixed)} (batch size {batch_size})"
             )
         start = 0
         first = True
         while start < spec.num_tokens:
-            fixed = corr_cost if first else 0
-            fit = (capacity - used - fixed) // per_token
+            gram = corr_cost if first else 0
+            fit = (capacity - used - gram) // per_token
             if fit <= 0:
                 close()
                 continue
@@ -172,8 +188,8 @@ def plan_passes(
             segs.append(Segment(spec.index, start, stop))
             if first and correlation:
                 corr_layers.append(spec.index)
-            used += fixed + per_token * (stop - start)
+            used += gram + per_token * (stop - start)
             first = False
             start = stop
     close()
-    return Plan(tuple(passes), budget_bytes, work)
+    return Plan(tuple(passes), budget_bytes, work, fixed)

@@ -43,9 +43,7 @@ class FlatCorrelation:
     def update(self, x: torch.Tensor) -> None:
         """Add a batch [B, T, D]."""
         if x.ndim != 3 or x.shape[1:] != (self.num_tokens, self.dim):
-            raise ValueError(
-                f"expected [B, {self.num_tokens}, {self.dim}], got {list(x.shape)}"
-            )
+            raise ValueError(f"expected [B, {self.num_tokens}, {self.dim}], got {list(x.shape)}")
         if x.shape[0] == 0:
             return
         z = torch.empty(

@@ -67,8 +67,8 @@ def _check_vit(model: nn.Module) -> None:
     missing = [a for a in needed if not hasattr(model, a)]
     if missing:
         raise InfovitError(
-            f"{type(model).__name__} is not a timm VisionTransformer (missing {', '.join(missing)});"
-            " geometry needs a ViT with patch_embed, norm_pre and blocks"
+            f"{type(model).__name__} is not a timm VisionTransformer (missing "
+            f"{', '.join(missing)}); geometry needs a ViT with patch_embed, norm_pre and blocks"
         )
 
 
@@ -113,9 +113,8 @@ def describe_layers(
         ph, pw = _patch_size(model)
         chans = int(getattr(model.patch_embed.proj, "in_channels", 3))
         n_prefix = int(model.num_prefix_tokens)
-        specs.append(
-            LayerSpec(PIXEL_LAYER, "pixels", labels.num_tokens - n_prefix, chans * ph * pw, n_prefix)
-        )
+        n_patches = labels.num_tokens - n_prefix
+        specs.append(LayerSpec(PIXEL_LAYER, "pixels", n_patches, chans * ph * pw, n_prefix))
     for i in chosen:
         specs.append(LayerSpec(i, "embed" if i == 0 else f"block{i}", labels.num_tokens, dim))
     return specs

@@ -51,9 +51,7 @@ class TokenMoments:
     def update(self, x: torch.Tensor) -> None:
         """Add a batch of representations [B, T, D] (one row per image)."""
         if x.ndim != 3 or x.shape[1:] != (self.num_tokens, self.dim):
-            raise ValueError(
-                f"expected [B, {self.num_tokens}, {self.dim}], got {list(x.shape)}"
-            )
+            raise ValueError(f"expected [B, {self.num_tokens}, {self.dim}], got {list(x.shape)}")
         if x.shape[0] == 0:
             return
         first = self.count == 0

@@ -9,6 +9,7 @@ rather than truncating the whole batch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,10 +140,27 @@ def fit_powerlaw(
 
 
 def covariance_eigenvalues(cov: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of symmetric matrices [..., D, D] in float64, descending, batched."""
+    """Eigenvalues of symmetric matrices [..., D, D] in float64, descending, batched.
+
+    On CPU the batch is split over a thread pool with one intra-op thread per worker: LAPACK's
+    tridiagonalisation of a few-hundred-wide matrix parallelises poorly, so running independent
+    matrices side by side is about twice as fast on two cores as one batched call.
+    """
     cov = cov.to(torch.float64)
     cov = 0.5 * (cov + cov.transpose(-1, -2))  # exact symmetry for eigvalsh
-    return torch.flip(torch.linalg.eigvalsh(cov), dims=(-1,))
+    workers = torch.get_num_threads()
+    flat = cov.reshape(-1, *cov.shape[-2:])  # [M, D, D]
+    if cov.device.type != "cpu" or workers < 2 or flat.shape[0] < 2:
+        lam = torch.linalg.eigvalsh(cov)
+    else:
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(torch.linalg.eigvalsh, flat.chunk(workers)))
+        finally:
+            torch.set_num_threads(workers)
+        lam = torch.cat(parts).reshape(cov.shape[:-1])
+    return torch.flip(lam, dims=(-1,))
 
 
 def alpha_from_samples(

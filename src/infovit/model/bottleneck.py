@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BottleneckConfig", "BottleneckOutput", "HeadBottleneck", "gaussian_kl", "Noise"]
+__all__ = ["BottleneckConfig", "BottleneckOutput", "HeadBottleneck", "Noise", "gaussian_kl"]
 
 Noise = Literal["sample", "mean"]
 
@@ -86,8 +86,12 @@ class HeadBottleneck(nn.Module):
         self.heads, self.head_dim, self.config = heads, head_dim, config
         r, h = config.rank, config.hidden
         if h > 0:
-            self.enc = nn.ModuleList([_StackedLinear(heads, head_dim, h), _StackedLinear(heads, h, 2 * r)])
-            self.dec = nn.ModuleList([_StackedLinear(heads, r, h), _StackedLinear(heads, h, head_dim)])
+            self.enc = nn.ModuleList(
+                [_StackedLinear(heads, head_dim, h), _StackedLinear(heads, h, 2 * r)]
+            )
+            self.dec = nn.ModuleList(
+                [_StackedLinear(heads, r, h), _StackedLinear(heads, h, head_dim)]
+            )
         else:
             self.enc = nn.ModuleList([_StackedLinear(heads, head_dim, 2 * r)])
             self.dec = nn.ModuleList([_StackedLinear(heads, r, head_dim)])

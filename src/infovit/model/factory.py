@@ -24,6 +24,10 @@ class ModelConfig:
     variant: str = "ib"  # ib | no_attn | vit
     img_size: int | None = None  # None: the timm model's own
     patch_size: int | None = None
+    depth: int | None = None  # None: the base's; smaller values make CPU-sized models
+    embed_dim: int | None = None
+    num_heads: int | None = None
+    mlp_ratio: float | None = None
     num_classes: int = 100
     class_token: bool = False  # the paper: no class token, mean over patches
     reg_tokens: int = 0
@@ -61,6 +65,10 @@ def build_model(config: ModelConfig, load_weights: bool = True) -> InfoViT:
         config.base,
         img_size=config.img_size,
         patch_size=config.patch_size,
+        depth=config.depth,
+        embed_dim=config.embed_dim,
+        num_heads=config.num_heads,
+        mlp_ratio=config.mlp_ratio,
         num_classes=config.num_classes,
         class_token=config.class_token,
         reg_tokens=config.reg_tokens or None,
@@ -135,8 +143,9 @@ def load_backbone_weights(model: InfoViT, state: dict[str, torch.Tensor]) -> lis
     state = dict(state)
     own = model.state_dict()
     if "fc_norm.weight" in state and "norm.weight" not in state:
-        state["norm.weight"], state["norm.bias"] = state.pop("fc_norm.weight"), state.pop(
-            "fc_norm.bias"
+        state["norm.weight"], state["norm.bias"] = (
+            state.pop("fc_norm.weight"),
+            state.pop("fc_norm.bias"),
         )
     if "pos_embed" in state and "pos_embed" in own:
         state["pos_embed"] = _adapt_pos_embed(model, state, own["pos_embed"])
@@ -149,11 +158,13 @@ def load_backbone_weights(model: InfoViT, state: dict[str, torch.Tensor]) -> lis
                 )
             state.pop(key)
     missing, _ = model.load_state_dict(state, strict=False)
-    unexpected_missing = [k for k in missing if ".bottleneck." not in k and not k.startswith("head.")]
+    unexpected_missing = [
+        k for k in missing if ".bottleneck." not in k and not k.startswith("head.")
+    ]
     if unexpected_missing:
         raise InfovitError(
-            f"weights lack {len(unexpected_missing)} backbone tensors (e.g. {unexpected_missing[:3]}); "
-            "are they from a different architecture?"
+            f"weights lack {len(unexpected_missing)} backbone tensors "
+            f"(e.g. {unexpected_missing[:3]}); are they from a different architecture?"
         )
     return list(missing)
 

@@ -1,0 +1,193 @@
+"""Cost of the geometry pass: time relative to a plain forward pass, and accumulator memory.
+
+Prints, in one run:
+
+1. ViT-Tiny/16 at 224 px: wall time of ``compute_geometry`` (all 13 layers, α and token
+   correlations) over N images divided by the time of a plain forward pass over the same images
+   (target ≤ 1.5×), split into the streamed pass and the final eigendecompositions.
+2. Planned peak memory for ViT-Tiny/16 and ViT-B/8 at 224 px (target: ViT-B/8 within 16 GiB),
+   checked against the bytes actually allocated by the accumulators of a ViT-Tiny pass.
+3. A short ViT-B/8 run (few images, one layer, small budget → several passes) whose allocated
+   accumulator bytes are compared with its plan.
+
+Usage: ``python benchmarks/geometry_cost.py [--num-images 512] [--skip-b8-run]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import timm
+import torch
+
+from infovit.geometry import compute_geometry, describe_layers, plan_passes
+from infovit.geometry.budget import format_bytes
+from infovit.geometry.correlation import FlatCorrelation
+from infovit.geometry.moments import TokenMoments
+
+GIB = 2**30
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class _AllocationProbe:
+    """Records the bytes held by every accumulator created while active (peak per pass)."""
+
+    def __init__(self) -> None:
+        self.live: list[int] = []
+        self.peak = 0
+        self._orig: dict[type, Callable[..., None]] = {}
+
+    def __enter__(self) -> _AllocationProbe:
+        for cls, attrs in ((TokenMoments, ("shift", "sum", "outer")), (FlatCorrelation, None)):
+            orig = cls.__init__
+            self._orig[cls] = orig
+
+            def init(obj: object, *a: object, _orig=orig, _attrs=attrs, **k: object) -> None:
+                _orig(obj, *a, **k)
+                names = _attrs or ("shift", "sum", "gram")
+                held = sum(getattr(obj, n).numel() * getattr(obj, n).element_size() for n in names)
+                self.live.append(held)
+
+            cls.__init__ = init  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, orig in self._orig.items():
+            cls.__init__ = orig  # type: ignore[method-assign]
+
+    def pass_done(self) -> None:
+        self.peak = max(self.peak, sum(self.live))
+        self.live.clear()
+
+
+def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randn(num_images, 3, 224, 224, generator=gen)
+    batches = list(images.split(batch_size))
+
+    @torch.no_grad()
+    def forward() -> None:
+        for b in batches:
+            model(b)
+
+    def geometry() -> object:
+        return compute_geometry(model, batches, batch_size=batch_size, progress=False)
+
+    forward()  # warm-up (allocator, thread pools)
+    t_fwd, t_geo = [], []
+    for _ in range(repeats):  # interleaved, best of each: robust to other load on the machine
+        t_fwd.append(_timed(forward))
+        t_geo.append(_timed(geometry))
+    fwd, geo = min(t_fwd), min(t_geo)
+    # The final eigendecompositions do not scale with N: time them separately.
+    t0 = time.perf_counter()
+    res = geometry()
+    total = time.perf_counter() - t0
+    specs = describe_layers(model)
+    print(f"ViT-Tiny/16 @224, N={num_images}, batch {batch_size}, {torch.get_num_threads()} threads")
+    print(f"  plain forward        {fwd:8.2f} s  ({1e3 * fwd / num_images:.1f} ms/image)")
+    print(f"  geometry pass        {geo:8.2f} s  → {geo / fwd:.2f}× forward (target ≤ 1.5×)")
+    lam = res.spectra  # touch the result so nothing is optimised away
+    assert lam.shape[0] == len(specs)
+    eig = _timed(lambda: _finalise_only(model, batch_size))
+    print(f"  of which fixed cost (eigvalsh + fits, independent of N) ≈ {eig:.2f} s;")
+    print(f"  streamed part alone ≈ {(geo - eig) / fwd:.2f}× forward (the large-N limit)")
+    print(f"  (last repeat took {total:.2f} s)")
+
+
+def _finalise_only(model: torch.nn.Module, batch_size: int) -> None:
+    """A geometry run on two images: almost all of its time is the N-independent finalisation."""
+    compute_geometry(model, [torch.randn(2, 3, 224, 224)], batch_size=batch_size, progress=False)
+
+
+def memory_plans(batch_size: int) -> None:
+    print("planned geometry memory at 224 px (batch %d), α + token correlations:" % batch_size)
+    for name, budget in (("vit_tiny_patch16_224", 16 * GIB), ("vit_base_patch8_224", 16 * GIB)):
+        with torch.device("meta"):  # shapes only, no weights allocated
+            model = timm.create_model(name, pretrained=False)
+        specs = describe_layers(model)
+        plan = plan_passes(specs, budget, batch_size)
+        all_acc = sum(TokenMoments.nbytes_for(s.num_tokens, s.dim) for s in specs)
+        print(
+            f"  {name}: {specs[0].num_tokens} tokens × {specs[0].dim} dims × {len(specs)} layers;"
+            f" all accumulators {format_bytes(all_acc)}; budget {format_bytes(budget)} →"
+            f" {len(plan.passes)} pass(es), peak accumulators"
+            f" {format_bytes(plan.peak_accumulator_bytes)} + scratch"
+            f" {format_bytes(plan.work_bytes)} + kept {format_bytes(plan.fixed_bytes)}"
+            f" = {format_bytes(plan.peak_bytes)}"
+        )
+
+
+def verify_tiny_allocation(batch_size: int) -> None:
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
+    batches = [torch.randn(batch_size, 3, 224, 224)]
+    plan = plan_passes(describe_layers(model), 16 * GIB, batch_size)
+    with _AllocationProbe() as probe:
+        compute_geometry(model, batches, batch_size=batch_size, progress=False)
+        probe.pass_done()
+    print(
+        f"  ViT-Tiny/16 allocated accumulators {format_bytes(probe.peak)} vs planned"
+        f" {format_bytes(plan.peak_accumulator_bytes)}"
+        f" ({'match' if probe.peak == plan.peak_accumulator_bytes else 'MISMATCH'})"
+    )
+
+
+def short_b8_run(num_images: int) -> None:
+    torch.manual_seed(0)
+    model = timm.create_model("vit_base_patch8_224", pretrained=False).eval()
+    images = torch.randn(num_images, 3, 224, 224)
+    budget = 2 * GIB  # one layer needs 3.7 GB: forces token chunks over several passes
+    specs = describe_layers(model, [12])
+    plan = plan_passes(specs, budget, num_images)
+    with _AllocationProbe() as probe:
+        t = _timed(
+            lambda: compute_geometry(
+                model,
+                [images],
+                layers=[12],
+                max_memory=budget,
+                batch_size=num_images,
+                progress=False,
+            )
+        )
+    # Accumulators of different passes never coexist; the probe saw them all, so compare the
+    # largest single pass with the plan instead of their sum.
+    largest = max(p.accumulator_bytes for p in plan.passes)
+    seen_total = sum(probe.live)
+    planned_total = sum(p.accumulator_bytes for p in plan.passes)
+    print(
+        f"  ViT-B/8 short run (layer 12, {num_images} images, budget {format_bytes(budget)}):"
+        f" {len(plan.passes)} passes in {t:.1f} s; allocated over all passes"
+        f" {format_bytes(seen_total)} vs planned {format_bytes(planned_total)}"
+        f" ({'match' if seen_total == planned_total else 'MISMATCH'});"
+        f" largest pass {format_bytes(largest)}, planned peak {format_bytes(plan.peak_bytes)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-images", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--b8-images", type=int, default=4)
+    parser.add_argument("--skip-b8-run", action="store_true")
+    args = parser.parse_args()
+    bench_tiny(args.num_images, args.batch_size, args.repeats)
+    memory_plans(args.batch_size)
+    verify_tiny_allocation(args.batch_size)
+    if not args.skip_b8_run:
+        short_b8_run(args.b8_images)
+
+
+if __name__ == "__main__":
+    main()

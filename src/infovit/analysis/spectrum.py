@@ -1,0 +1,86 @@
+"""The accuracy–information spectrum (paper Fig. 1b): top-1 vs nats per image, per model.
+
+Accuracy is the mean ± std over K stochastic validation passes (the channel noise is part of the
+model); seeds of one configuration are aggregated (mean of seed means, std across seeds). The
+endpoints — no attention (0 nats) and the unmodified ViT (unpriced, NaN nats) — are flagged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from infovit.analysis.extract import Extraction
+from infovit.analysis.tables import Row
+
+__all__ = ["aggregate_spectrum", "config_label", "pareto_front", "spectrum_row"]
+
+
+def config_label(variant: str, beta: float | None = None, convention: str = "mean") -> str:
+    """A name for one training configuration, identical across seeds."""
+    if variant == "ib":
+        return f"ib beta={beta:g} ({convention})"
+    return {"no_attn": "no attention", "vit": "unmodified ViT"}.get(variant, variant)
+
+
+def spectrum_row(ext: Extraction, label: str, seed: Any = None) -> Row:
+    """One model's point: accuracy over passes and total KL per image (nats)."""
+    acc = ext.accuracy_passes()
+    kl = float(np.mean(ext.kl_total)) if ext.measured else float("nan")
+    return {
+        "model": ext.name,
+        "config": label,
+        "variant": ext.variant,
+        "seed": seed,
+        "endpoint": ext.variant in ("no_attn", "vit"),
+        "passes": len(acc),
+        "top1": float(acc.mean()),
+        "top1_std": float(acc.std()),
+        "kl_per_image": kl,
+        "kl_per_image_std": float(ext.kl_total.mean(axis=0).std()) if ext.measured else float("nan"),
+        "kl_per_patch": kl / ext.kl_patch.shape[1] if ext.measured else float("nan"),
+    }
+
+
+def aggregate_spectrum(rows: list[Row]) -> list[Row]:
+    """One row per config: mean over seeds; std across seeds (pass std when only one seed)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row["config"]].append(row)
+    out = []
+    for label, members in groups.items():
+        acc = np.array([m["top1"] for m in members])
+        kl = np.array([m["kl_per_image"] for m in members], dtype=float)
+        std = float(acc.std(ddof=1)) if len(acc) > 1 else float(members[0]["top1_std"])
+        out.append(
+            {
+                "config": label,
+                "variant": members[0]["variant"],
+                "endpoint": members[0]["endpoint"],
+                "seeds": len(members),
+                "top1": float(acc.mean()),
+                "top1_std": std,
+                "kl_per_image": float(kl.mean()) if np.isfinite(kl).all() else float("nan"),
+            }
+        )
+    return sorted(out, key=lambda r: (np.nan_to_num(r["kl_per_image"], nan=np.inf), r["config"]))
+
+
+def pareto_front(rows: list[Row]) -> list[bool]:
+    """Whether each row is Pareto-optimal: no other row has ≥ accuracy for ≤ nats (one strictly).
+
+    Rows with unmeasured KL (the unmodified ViT) are never on the front.
+    """
+    kl = np.array([r["kl_per_image"] for r in rows], dtype=float)
+    acc = np.array([r["top1"] for r in rows], dtype=float)
+    front = []
+    for i in range(len(rows)):
+        if not np.isfinite(kl[i]):
+            front.append(False)
+            continue
+        ok = np.isfinite(kl)
+        dominated = ok & (kl <= kl[i]) & (acc >= acc[i]) & ((kl < kl[i]) | (acc > acc[i]))
+        front.append(not bool(dominated.any()))
+    return front

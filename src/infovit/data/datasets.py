@@ -1,0 +1,267 @@
+"""Data sets by spec string: ``synthetic``, ``imagefolder:ROOT``, ``imagenet100:ROOT``,
+``cifar10:ROOT``, ``stl10:ROOT``.
+
+Real data sets are read from local disk in their usual on-disk formats, never downloaded:
+
+- ImageFolder: ``ROOT/{train,val}/CLASS/*.jpg``.
+- ImageNet-100: an ImageNet root with ``train/`` and ``val/`` wnid folders; the 100 classes of
+  Tian et al. (CMC) are picked by the shipped list, no images are copied.
+- CIFAR-10: torchvision's ``ROOT/cifar-10-batches-py``; its pickled batches are read with an
+  unpickler that only rebuilds numpy arrays, lists, dicts and strings.
+- STL-10: torchvision's ``ROOT/stl10_binary`` (raw ``*_X.bin`` / ``*_y.bin``).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.datasets import ImageFolder
+
+from infovit.data.synthetic import SyntheticConfig, SyntheticPatches
+from infovit.data.transforms import build_transform
+from infovit.errors import InfovitError
+
+__all__ = [
+    "DATASETS",
+    "Cifar10",
+    "DataSpec",
+    "ImageNet100",
+    "Stl10",
+    "build_dataset",
+    "imagenet100_wnids",
+    "parse_data_spec",
+]
+
+DATASETS = ("synthetic", "imagefolder", "imagenet100", "cifar10", "stl10")
+_NATIVE_SIZE = {"cifar10": 32, "stl10": 96}
+
+
+@dataclass
+class DataSpec:
+    """Which data set, where, and with which options (synthetic: ``SyntheticConfig`` fields)."""
+
+    name: str = "synthetic"
+    root: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if self.name == "synthetic":
+            opts = ",".join(f"{k}={v}" for k, v in self.options.items())
+            return f"synthetic:{opts}" if opts else "synthetic"
+        return f"{self.name}:{self.root}"
+
+
+def parse_data_spec(spec: str) -> DataSpec:
+    """``"cifar10:/data/cifar"`` → DataSpec; ``"synthetic:grid=4,n_train=512"`` sets options."""
+    name, _, rest = spec.partition(":")
+    name = name.strip().lower()
+    if name not in DATASETS:
+        raise InfovitError(
+            f"unknown data set {name!r} in {spec!r}; use one of {', '.join(DATASETS)} "
+            "(e.g. 'cifar10:/data/cifar' or 'synthetic')"
+        )
+    if name == "synthetic":
+        options: dict[str, Any] = {}
+        fields = SyntheticConfig.__dataclass_fields__
+        for item in filter(None, rest.split(",")):
+            key, _, value = item.partition("=")
+            if key not in fields:
+                raise InfovitError(
+                    f"unknown synthetic option {key!r}; choose from {sorted(fields)}"
+                )
+            try:
+                options[key] = type(fields[key].default)(value)
+            except ValueError as err:
+                raise InfovitError(f"bad value for synthetic option {key}: {value!r}") from err
+        return DataSpec(name, None, options)
+    if not rest:
+        raise InfovitError(f"data set {name!r} needs a root folder: '{name}:/path/to/root'")
+    return DataSpec(name, rest, {})
+
+
+def imagenet100_wnids() -> list[str]:
+    """The 100 ImageNet wnids of the CMC ImageNet-100 subset, in their published order."""
+    text = resources.files("infovit.data").joinpath("imagenet100_wnids.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _load_rgb(path: str) -> Image.Image:
+    try:
+        with open(path, "rb") as f:
+            return Image.open(f).convert("RGB")
+    except (UnidentifiedImageError, OSError) as err:
+        raise InfovitError(
+            f"cannot read image {path!r} ({err}); remove or replace the file"
+        ) from err
+
+
+class _CheckedFolder(ImageFolder):
+    """ImageFolder with readable errors; optionally restricted to a fixed class list."""
+
+    def __init__(self, root: str, transform: Any, classes: list[str] | None = None) -> None:
+        self._fixed = classes
+        root_path = Path(root)
+        if not root_path.is_dir():
+            raise InfovitError(f"image folder {root!r} does not exist or is not a folder")
+        try:
+            super().__init__(root, transform=transform, loader=_load_rgb)
+        except (FileNotFoundError, PermissionError) as err:
+            raise InfovitError(
+                f"no usable images in {root!r} ({err}); expected ROOT/CLASS/IMAGE.jpg"
+            ) from err
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        if self._fixed is None:
+            return super().find_classes(directory)
+        missing = [c for c in self._fixed if not (Path(directory) / c).is_dir()]
+        if missing:
+            raise InfovitError(
+                f"{len(missing)} of the {len(self._fixed)} class folders are missing in "
+                f"{directory!r} (e.g. {missing[:3]}); is this an ImageNet train/ or val/ folder?"
+            )
+        return list(self._fixed), {c: i for i, c in enumerate(self._fixed)}
+
+
+class ImageNet100(_CheckedFolder):
+    """ImageNet-100 (CMC class list) read in place from ``ROOT/{train,val}/WNID/*.JPEG``."""
+
+    def __init__(self, root: str, split: str, transform: Any) -> None:
+        super().__init__(str(Path(root) / _folder_split(split)), transform, imagenet100_wnids())
+
+
+def _folder_split(split: str) -> str:
+    return "train" if split == "train" else "val"
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Rebuilds only numpy arrays and plain containers: a CIFAR batch can run no code."""
+
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("copyreg", "_reconstructor"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+class Cifar10(Dataset):
+    """CIFAR-10 from torchvision's ``cifar-10-batches-py`` layout."""
+
+    def __init__(self, root: str, split: str, transform: Any) -> None:
+        base = Path(root) / "cifar-10-batches-py"
+        files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        if not base.is_dir():
+            raise InfovitError(f"{str(base)!r} not found; point cifar10: at the folder holding it")
+        data, labels = [], []
+        for name in files:
+            path = base / name
+            if not path.is_file():
+                raise InfovitError(f"CIFAR-10 batch {str(path)!r} is missing")
+            try:
+                with open(path, "rb") as f:
+                    batch = _SafeUnpickler(f, encoding="latin1").load()
+            except Exception as err:
+                raise InfovitError(f"cannot read CIFAR-10 batch {str(path)!r}: {err}") from err
+            data.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.extend(int(y) for y in batch.get("labels", batch.get("fine_labels", [])))
+        self.data = np.concatenate(data).transpose(0, 2, 3, 1)  # [N, 32, 32, 3]
+        self.targets = labels
+        self.transform = transform
+        meta = base / "batches.meta"
+        self.classes = [str(i) for i in range(10)]
+        if meta.is_file():
+            with open(meta, "rb") as f:
+                self.classes = list(_SafeUnpickler(f, encoding="latin1").load()["label_names"])
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(Image.fromarray(self.data[i])), self.targets[i]
+
+
+class Stl10(Dataset):
+    """STL-10 (labelled splits) from torchvision's ``stl10_binary`` layout."""
+
+    def __init__(self, root: str, split: str, transform: Any) -> None:
+        base = Path(root) / "stl10_binary"
+        stem = "train" if split == "train" else "test"
+        x_path, y_path = base / f"{stem}_X.bin", base / f"{stem}_y.bin"
+        for path in (x_path, y_path):
+            if not path.is_file():
+                raise InfovitError(f"STL-10 file {str(path)!r} is missing")
+        raw = np.fromfile(x_path, dtype=np.uint8)
+        if raw.size % (3 * 96 * 96):
+            raise InfovitError(f"{str(x_path)!r} is truncated or not an STL-10 image file")
+        # STL-10 stores each image column-major: [N, 3, W, H] → [N, H, W, 3]
+        self.data = raw.reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)
+        self.targets = [int(y) - 1 for y in np.fromfile(y_path, dtype=np.uint8)]
+        if len(self.targets) != len(self.data):
+            raise InfovitError(
+                f"{str(y_path)!r} has {len(self.targets)} labels for {len(self.data)} images"
+            )
+        names = base / "class_names.txt"
+        self.classes = names.read_text().split() if names.is_file() else [str(i) for i in range(10)]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(Image.fromarray(self.data[i])), self.targets[i]
+
+
+def build_dataset(
+    spec: DataSpec | str,
+    split: str = "train",
+    img_size: int | None = None,
+    augment: str = "none",
+) -> Dataset:
+    """A data set of (normalised image [3, S, S], label). ``augment`` only applies to training.
+
+    Every data set has ``.classes``; the synthetic one also ``.config``.
+    """
+    if isinstance(spec, str):
+        spec = parse_data_spec(spec)
+    if split not in ("train", "val"):
+        raise InfovitError(f"split must be 'train' or 'val', got {split!r}")
+    if spec.name == "synthetic":
+        cfg = SyntheticConfig(**spec.options)
+        if img_size is not None and img_size != cfg.img_size:
+            raise InfovitError(
+                f"synthetic images are {cfg.img_size} px (grid {cfg.grid} × patch {cfg.patch}) but "
+                f"the model expects {img_size} px; set data options grid/patch or model.img_size"
+            )
+        return SyntheticPatches(cfg, split)
+    size = img_size or _NATIVE_SIZE.get(spec.name, 224)
+    transform = build_transform(
+        size, train=split == "train", augment=augment if split == "train" else _val_preset(augment)
+    )
+    root = str(spec.root)
+    if spec.name == "imagefolder":
+        return _CheckedFolder(str(Path(root) / _folder_split(split)), transform)
+    if spec.name == "imagenet100":
+        return ImageNet100(root, split, transform)
+    if spec.name == "cifar10":
+        return Cifar10(root, split, transform)
+    return Stl10(root, split, transform)
+
+
+def _val_preset(augment: str) -> str:
+    return "small" if augment == "small" else "none"

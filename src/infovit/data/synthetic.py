@@ -1,0 +1,136 @@
+"""A known-answer image task: part of the label is local, part needs patches to communicate.
+
+Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
+
+- every *background* tile carries the image's **tint** (one of ``tints`` colours) plus noise, so
+  any single patch decides the tint: the **local** part of the label;
+- two *key* tiles at random distinct positions have a bright frame and, inside it, one of
+  ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
+  symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
+
+``label = 2 · tint + repeat``. A model that sees all patches (a ViT) can reach 100%.
+
+The independent-patch ceiling. A model without attention scores each class by the mean of
+per-patch votes, so between (tint, repeat) and (tint, no repeat) it decides on the sign of
+``D(s₁) + D(s₂) + c`` for some per-symbol votes D: background tiles do not depend on the bit.
+Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal pairs are called
+"repeat" only for s ∈ U (u of S), while every unequal pair inside U is called "repeat" too
+(at least u(u−1) of S(S−1)); flipping the rule's direction is symmetric. Hence::
+
+    accuracy ≤ max_u  u / (2S) + ½ · (1 − u(u−1) / (S(S−1)))
+
+which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (:func:`independent_patch_ceiling`), attained by
+choosing U of the maximising size. With tints decided perfectly, that is also the ceiling of the
+full label; the bound is tight, so a trained no-attention model should approach it from below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.data import Dataset
+
+__all__ = ["SyntheticConfig", "SyntheticPatches", "independent_patch_ceiling"]
+
+_SPLIT_SEED = {"train": 0, "val": 1, "test": 2}
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    grid: int = 6  # patches per side
+    patch: int = 4  # pixels per patch side (≥ 3: a frame plus an inside)
+    tints: int = 4  # local classes
+    symbols: int = 4  # key patterns; the repeat bit compares two of them
+    n_train: int = 8192
+    n_val: int = 2048
+    noise: float = 0.25  # pixel noise std (images are already normalised)
+    seed: int = 0
+
+    @property
+    def img_size(self) -> int:
+        return self.grid * self.patch
+
+    @property
+    def num_classes(self) -> int:
+        return 2 * self.tints
+
+
+def independent_patch_ceiling(symbols: int) -> float:
+    """Best accuracy on the repeat bit of any mean-of-patch-votes model (module docstring)."""
+    S = symbols
+    return max(u / (2 * S) + 0.5 * (1 - u * (u - 1) / (S * (S - 1))) for u in range(S + 1))
+
+
+def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed tints [T, 3] and symbol patterns [S, 3, p-2, p-2] derived from the seed."""
+    g = torch.Generator().manual_seed(10_007 * cfg.seed + 17)
+    angles = torch.arange(cfg.tints) * (2 * torch.pi / cfg.tints)
+    # Tints spread on a colour circle: distinct, equal brightness.
+    tints = torch.stack([angles.cos(), (angles + 2.094).cos(), (angles + 4.189).cos()], dim=1)
+    inner = cfg.patch - 2
+    while True:  # distinct ±1 patterns (retry on the rare collision)
+        sym = torch.randint(0, 2, (cfg.symbols, 3, inner, inner), generator=g).float() * 2 - 1
+        if len({tuple(s.flatten().tolist()) for s in sym}) == cfg.symbols:
+            return tints, 1.5 * sym
+
+
+def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images [n, 3, H, W] and labels [n] of one split, generated deterministically."""
+    n = cfg.n_train if split == "train" else cfg.n_val
+    g = torch.Generator().manual_seed(cfg.seed * 1000 + _SPLIT_SEED[split])
+    G, p, S = cfg.grid, cfg.patch, cfg.symbols
+    tints, symbols = _palette(cfg)
+    tint = torch.randint(0, cfg.tints, (n,), generator=g)
+    repeat = torch.randint(0, 2, (n,), generator=g)
+
+    tiles = (
+        tints[tint][:, None, :, None, None].expand(n, G * G, 3, p, p).clone()
+    )  # [n, G², 3, p, p]
+    # Two distinct key positions and their symbols (equal iff repeat).
+    order = torch.rand(n, G * G, generator=g).argsort(dim=1)[:, :2]  # [n, 2]
+    s1 = torch.randint(0, S, (n,), generator=g)
+    shift = torch.randint(1, S, (n,), generator=g)
+    s2 = torch.where(repeat.bool(), s1, (s1 + shift) % S)
+    rows = torch.arange(n)
+    for pos, sym in ((order[:, 0], s1), (order[:, 1], s2)):
+        key = torch.full((n, 3, p, p), 2.0)  # bright frame
+        key[:, :, 1:-1, 1:-1] = symbols[sym]
+        tiles[rows, pos] = key
+    tiles = tiles + cfg.noise * torch.randn(tiles.shape, generator=g)
+    images = (
+        tiles.view(n, G, G, 3, p, p)  # [n, gy, gx, 3, py, px]
+        .permute(0, 3, 1, 4, 2, 5)  # [n, 3, gy, py, gx, px]
+        .reshape(n, 3, G * p, G * p)  # [n, 3, H, W]
+    )
+    return images.contiguous(), 2 * tint + repeat
+
+
+class SyntheticPatches(Dataset):
+    """The known-answer task as a map-style dataset of (image [3, H, W], label)."""
+
+    def __init__(self, config: SyntheticConfig | None = None, split: str = "train") -> None:
+        if split not in _SPLIT_SEED:
+            raise ValueError(f"split must be one of {tuple(_SPLIT_SEED)}, got {split!r}")
+        self.config = config or SyntheticConfig()
+        if self.config.patch < 3 or self.config.symbols < 2 or self.config.grid < 2:
+            raise ValueError("synthetic data needs patch ≥ 3, symbols ≥ 2 and grid ≥ 2")
+        self.split = split
+        self.images, self.labels = make_split(self.config, split)
+        self.classes = [
+            f"tint{t}-{'repeat' if r else 'distinct'}"
+            for t in range(self.config.tints)
+            for r in (0, 1)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], int(self.labels[index])
+
+    def describe(self) -> dict[str, object]:
+        return {
+            **asdict(self.config),
+            "independent_patch_ceiling": independent_patch_ceiling(self.config.symbols),
+        }

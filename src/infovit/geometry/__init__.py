@@ -1,0 +1,61 @@
+"""Information geometry of vision transformers (Joseph et al., paper 002).
+
+Per (layer, token): the covariance eigenspectrum decay α of the token's representation over N
+images (α-ReQ convention); per layer: Pearson correlation between the flattened (N × D) matrices
+of every token pair. Everything is streamed in float64 with memory independent of N, planned in
+chunks under a memory budget. Figures live in :mod:`infovit.geometry.plot` (imported on demand).
+"""
+
+from __future__ import annotations
+
+from infovit.geometry.budget import Plan, format_bytes, parse_bytes, plan_passes
+from infovit.geometry.correlation import FlatCorrelation, mean_lower_triangle
+from infovit.geometry.extract import (
+    LayerSpec,
+    TokenLabels,
+    describe_layers,
+    prepare_model,
+    run_layers,
+    token_labels,
+)
+from infovit.geometry.moments import TokenMoments, pooled_covariance
+from infovit.geometry.pipeline import GeometryResult, compute_geometry
+from infovit.geometry.powerlaw import FitConfig, PowerLawFit, alpha_from_samples, fit_powerlaw
+from infovit.geometry.tables import GeometryRun, SplitTables, load_run, save_run
+from infovit.geometry.trajectories import (
+    ClusterResult,
+    cluster_trajectories,
+    compare_splits,
+    kmeans,
+)
+
+__all__ = [
+    "ClusterResult",
+    "FitConfig",
+    "FlatCorrelation",
+    "GeometryResult",
+    "GeometryRun",
+    "LayerSpec",
+    "Plan",
+    "PowerLawFit",
+    "SplitTables",
+    "TokenLabels",
+    "TokenMoments",
+    "alpha_from_samples",
+    "cluster_trajectories",
+    "compare_splits",
+    "compute_geometry",
+    "describe_layers",
+    "fit_powerlaw",
+    "format_bytes",
+    "kmeans",
+    "load_run",
+    "mean_lower_triangle",
+    "parse_bytes",
+    "plan_passes",
+    "pooled_covariance",
+    "prepare_model",
+    "run_layers",
+    "save_run",
+    "token_labels",
+]

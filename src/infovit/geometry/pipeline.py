@@ -1,0 +1,227 @@
+"""The streamed geometry pass: α per (layer, token), pooled α, inter-token correlation.
+
+One pass over the data per planned chunk (usually a single pass): every batch's token
+representations update float64 accumulators and are dropped, so memory does not grow with N.
+Afterwards each token's covariance is eigendecomposed (batched ``eigvalsh``) and fitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from infovit.geometry.budget import Pass, Plan, Segment, chunk_tokens_for, plan_passes
+from infovit.geometry.correlation import FlatCorrelation, mean_lower_triangle
+from infovit.geometry.extract import (
+    LayerSpec,
+    TokenLabels,
+    describe_layers,
+    run_layers,
+    token_labels,
+)
+from infovit.geometry.moments import TokenMoments, pooled_covariance
+from infovit.geometry.powerlaw import FitConfig, covariance_eigenvalues, fit_powerlaw
+
+__all__ = ["GeometryResult", "compute_geometry"]
+
+
+@dataclass
+class GeometryResult:
+    """Everything the tables hold; arrays are indexed [layer row, global token, ...]."""
+
+    layers: list[LayerSpec]
+    labels: TokenLabels
+    count: int  # images
+    fit: FitConfig
+    plan: Plan
+    alpha: np.ndarray  # [L, T] NaN where undefined (constant token, pixels of prefix tokens)
+    r2: np.ndarray  # [L, T]
+    intercept: np.ndarray  # [L, T] log of the fitted normalised λ at rank 1
+    n_fit: np.ndarray  # [L, T] int
+    total_variance: np.ndarray  # [L, T] trace of the covariance
+    spectra: np.ndarray  # [L, T, K] float32 eigenvalues / their sum, descending, NaN padded
+    pooled_alpha: np.ndarray  # [L] α of all tokens stacked as samples ([N·T, D])
+    pooled_r2: np.ndarray  # [L]
+    pooled_spectra: np.ndarray  # [L, K] float32
+    corr: np.ndarray | None  # [L, T, T] float32 Pearson of flattened (N × D) token matrices
+    corr_mean: np.ndarray | None  # [L] mean of the lower triangle, all token pairs
+    corr_mean_spatial: np.ndarray | None  # [L] same, patch tokens only
+    info: dict[str, object] = field(default_factory=dict)
+
+
+def _images(batch: object) -> torch.Tensor:
+    if isinstance(batch, torch.Tensor):
+        return batch
+    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], torch.Tensor):
+        return batch[0]
+    raise TypeError(f"batches must be image tensors or (images, labels), got {type(batch)}")
+
+
+def _run_pass(
+    model: nn.Module,
+    loader: Iterable[object],
+    pas: Pass,
+    spec_of: dict[int, LayerSpec],
+    device: torch.device,
+    progress: bool,
+    label: str,
+) -> tuple[dict[Segment, TokenMoments], dict[int, FlatCorrelation], int]:
+    """One streamed pass: accumulate this pass's segments and Grams, return them and N."""
+    moments = {
+        seg: TokenMoments(
+            seg.stop - seg.start,
+            spec_of[seg.layer].dim,
+            device,
+            chunk_tokens_for(spec_of[seg.layer].dim),
+        )
+        for seg in pas.segments
+    }
+    grams = {
+        li: FlatCorrelation(spec_of[li].num_tokens, spec_of[li].dim, device)
+        for li in pas.correlation_layers
+    }
+    by_layer: dict[int, list[Segment]] = {}
+    for seg in pas.segments:
+        by_layer.setdefault(seg.layer, []).append(seg)
+
+    def consume(layer: int, out: torch.Tensor) -> None:
+        for seg in by_layer.get(layer, ()):
+            moments[seg].update(out[:, seg.start : seg.stop])
+        if layer in grams:
+            grams[layer].update(out)
+
+    seen = 0
+    total = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
+    for batch in tqdm(loader, total=total, desc=label, disable=not progress, leave=False):
+        images = _images(batch).to(device, non_blocking=True)
+        run_layers(model, images, pas.layers, consume)
+        seen += images.shape[0]
+    return moments, grams, seen
+
+
+@torch.no_grad()
+def compute_geometry(
+    model: nn.Module,
+    loader: Iterable[object],
+    *,
+    layers: Sequence[int] | None = None,
+    include_pixels: bool = False,
+    correlation: bool = True,
+    fit: FitConfig | None = None,
+    max_memory: int = 8 * 2**30,
+    batch_size: int | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    desc: str = "geometry",
+) -> GeometryResult:
+    """Stream ``loader`` through ``model`` and measure the per-token information geometry.
+
+    ``loader`` must be re-iterable in the same order (a DataLoader without shuffling) when the plan
+    needs more than one pass. ``batch_size`` (default: the loader's) sizes the scratch buffers in
+    the memory plan. Raises ValueError if the budget cannot hold one token's accumulators.
+    """
+    fit = fit or FitConfig()
+    device = torch.device(device)
+    labels = token_labels(model)
+    specs = describe_layers(model, layers, include_pixels)
+    t_all = labels.num_tokens
+    bsz = batch_size or int(getattr(loader, "batch_size", None) or 128)
+    plan = plan_passes(specs, max_memory, bsz, correlation)
+    row_of = {s.index: r for r, s in enumerate(specs)}
+    k = max(s.dim for s in specs)
+    n_layers = len(specs)
+    nan = float("nan")
+    alpha = np.full((n_layers, t_all), nan)
+    r2 = np.full((n_layers, t_all), nan)
+    intercept = np.full((n_layers, t_all), nan)
+    n_fit = np.zeros((n_layers, t_all), dtype=np.int64)
+    total_var = np.full((n_layers, t_all), nan)
+    spectra = np.full((n_layers, t_all, k), nan, dtype=np.float32)
+    corr = np.full((n_layers, t_all, t_all), nan, dtype=np.float32) if correlation else None
+    # Per-layer state kept across passes for the pooled ("all tokens together") covariance.
+    means = {s.index: torch.zeros(s.num_tokens, s.dim, dtype=torch.float64) for s in specs}
+    cov_sums = {s.index: torch.zeros(s.dim, s.dim, dtype=torch.float64) for s in specs}
+    count: int | None = None
+
+    spec_of = {s.index: s for s in specs}
+    for p_i, pas in enumerate(plan.passes):
+        label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
+        moments, grams, seen = _run_pass(model, loader, pas, spec_of, device, progress, label)
+        if count is None:
+            count = seen
+        elif seen != count:
+            raise RuntimeError(f"pass {p_i + 1} saw {seen} images, the first saw {count}")
+        if seen < 2:
+            raise ValueError(f"need at least 2 images for a covariance, got {seen}")
+
+        while moments:  # pop as we go: each segment's accumulators are freed once fitted
+            seg, mom = moments.popitem()
+            spec = spec_of[seg.layer]
+            row = row_of[seg.layer]
+            off = spec.token_offset + seg.start
+            means[seg.layer][seg.start : seg.stop] = mom.mean().cpu()
+            for a in range(0, mom.num_tokens, mom.chunk_tokens):
+                b = min(a + mom.chunk_tokens, mom.num_tokens)
+                cov = mom.covariance(a, b)  # [t, D, D]
+                cov_sums[seg.layer] += cov.sum(dim=0).cpu()
+                lam = covariance_eigenvalues(cov)  # [t, D] descending
+                res = fit_powerlaw(lam, fit, max_rank=seen - 1)
+                tv = lam.clamp_min(0).sum(dim=-1)  # [t]
+                norm = lam.clamp_min(0) / torch.where(tv > 0, tv, 1.0).unsqueeze(-1)
+                sl = slice(off + a, off + b)
+                alpha[row, sl] = res.alpha.cpu().numpy()
+                r2[row, sl] = res.r2.cpu().numpy()
+                intercept[row, sl] = res.intercept.cpu().numpy()
+                n_fit[row, sl] = res.n_fit.cpu().numpy()
+                total_var[row, sl] = tv.cpu().numpy()
+                spectra[row, sl, : spec.dim] = norm.cpu().numpy()
+        for li, gram in grams.items():
+            spec = spec_of[li]
+            sl = slice(spec.token_offset, spec.token_offset + spec.num_tokens)
+            assert corr is not None
+            corr[row_of[li], sl, sl] = gram.correlation().cpu().numpy()
+        grams.clear()
+
+    assert count is not None
+    pooled_alpha = np.full(n_layers, nan)
+    pooled_r2 = np.full(n_layers, nan)
+    pooled_spectra = np.full((n_layers, k), nan, dtype=np.float32)
+    for s in specs:
+        cov = pooled_covariance(means[s.index], cov_sums[s.index], count)
+        lam = covariance_eigenvalues(cov)
+        res = fit_powerlaw(lam, fit, max_rank=count * s.num_tokens - 1)
+        row = row_of[s.index]
+        pooled_alpha[row] = float(res.alpha)
+        pooled_r2[row] = float(res.r2)
+        pooled_spectra[row, : s.dim] = (lam.clamp_min(0) / lam.clamp_min(0).sum()).numpy()
+
+    corr_mean = corr_mean_spatial = None
+    if corr is not None:
+        ct = torch.from_numpy(corr)
+        corr_mean = mean_lower_triangle(ct).double().numpy()
+        spatial = torch.from_numpy(labels.spatial)
+        corr_mean_spatial = mean_lower_triangle(ct, spatial).double().numpy()
+    return GeometryResult(
+        layers=specs,
+        labels=labels,
+        count=count,
+        fit=fit,
+        plan=plan,
+        alpha=alpha,
+        r2=r2,
+        intercept=intercept,
+        n_fit=n_fit,
+        total_variance=total_var,
+        spectra=spectra,
+        pooled_alpha=pooled_alpha,
+        pooled_r2=pooled_r2,
+        pooled_spectra=pooled_spectra,
+        corr=corr,
+        corr_mean=corr_mean,
+        corr_mean_spatial=corr_mean_spatial,
+    )

@@ -1,0 +1,159 @@
+"""Accuracy against routed information across a spectrum of runs (the paper's Fig. 1b).
+
+:func:`spectrum_rows` evaluates runs into plain rows; :func:`write_summary` and
+:func:`plot_spectrum` only read those rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from infovit.atomic import atomic_path, write_text
+
+__all__ = ["SpectrumRow", "plot_spectrum", "spectrum_rows", "write_summary"]
+
+
+@dataclass
+class SpectrumRow:
+    name: str
+    variant: str
+    beta: float | None  # None for the endpoints
+    beta_convention: str
+    top1: float  # percent, mean over passes
+    top1_std: float
+    kl_per_image: float | None  # nats per image; None for the unmodified ViT (not measured)
+    kl_per_image_std: float | None
+    passes: int
+    run: str
+
+
+def spectrum_rows(
+    runs: list[str | Path], passes: int = 5, progress: bool = True
+) -> list[SpectrumRow]:
+    """Evaluate each run (its best checkpoint, its own validation data and eval noise)."""
+    from torch.utils.data import DataLoader
+
+    from infovit.data import build_dataset
+    from infovit.training import evaluate, load_model
+
+    rows = []
+    for run in runs:
+        model, config = load_model(run)
+        spec = config.data.spec
+        img_size = None if spec.startswith("synthetic") else config.model.img_size
+        loader = DataLoader(build_dataset(spec, "val", img_size=img_size), batch_size=256)
+        r = evaluate(model, loader, passes=passes, noise=config.optim.eval_noise, progress=progress)
+        rows.append(
+            SpectrumRow(
+                name=Path(run).name,
+                variant=model.variant,
+                beta=config.beta.value if model.variant == "ib" else None,
+                beta_convention=config.beta.convention,
+                top1=r.top1,
+                top1_std=r.top1_std,
+                kl_per_image=r.kl_per_image,
+                kl_per_image_std=r.kl_per_image_std,
+                passes=r.passes,
+                run=str(run),
+            )
+        )
+    return rows
+
+
+def write_summary(
+    rows: list[SpectrumRow], out_dir: str | Path, ceiling: float | None = None
+) -> str:
+    """Write ``summary.csv`` and ``summary.md``; return the Markdown table."""
+    out_dir = Path(out_dir)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[f.name for f in fields(SpectrumRow)])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(asdict(row))
+    write_text(out_dir / "summary.csv", buf.getvalue())
+    lines = [
+        "| model | β (convention) | val top-1 % | KL nats/image |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        beta = "—" if r.beta is None else f"{r.beta:g} ({r.beta_convention})"
+        if r.kl_per_image is None:
+            kl = "unrestricted"
+        else:
+            kl = f"{r.kl_per_image:.3g} ± {r.kl_per_image_std or 0:.2g}"
+        lines.append(f"| {r.name} | {beta} | {r.top1:.1f} ± {r.top1_std:.1f} | {kl} |")
+    if ceiling is not None:
+        lines.append("")
+        lines.append(f"Independent-patch ceiling of this data: {100 * ceiling:.1f}% top-1.")
+    table = "\n".join(lines) + "\n"
+    write_text(out_dir / "summary.md", table)
+    return table
+
+
+def plot_spectrum(
+    rows: list[SpectrumRow], out_path: str | Path, ceiling: float | None = None
+) -> list[Path]:
+    """Val top-1 vs total KL per image (log x). Endpoints: no-attention at the left edge,
+    unmodified ViT as a band at the right; writes PNG and PDF next to ``out_path``."""
+    ib = sorted(
+        (r for r in rows if r.variant == "ib" and r.kl_per_image), key=lambda r: r.kl_per_image
+    )
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    if ib:
+        xs = [r.kl_per_image for r in ib]
+        ax.errorbar(
+            xs,
+            [r.top1 for r in ib],
+            yerr=[r.top1_std for r in ib],
+            fmt="o-",
+            color="C0",
+            capsize=3,
+            label="IB-ViT (β spectrum)",
+        )
+        for r in ib:
+            ax.annotate(
+                f"β={r.beta:g}",
+                (r.kl_per_image, r.top1),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+            )
+        lo, hi = min(xs) / 3, max(xs) * 3
+    else:
+        lo, hi = 0.1, 100.0
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    for r in rows:
+        if r.variant == "no_attn":
+            ax.errorbar(
+                [lo * 1.15],
+                [r.top1],
+                yerr=[r.top1_std],
+                fmt="s",
+                color="C3",
+                label="ViT w/o attention (0 nats)",
+            )
+        if r.variant == "vit":
+            ax.axhline(r.top1, color="C2", ls="--", label="unmodified ViT")
+    if ceiling is not None:
+        ax.axhline(100 * ceiling, color="C3", ls=":", lw=1, label="independent-patch ceiling")
+    ax.set_xlabel("total KL from attention heads (nats per image, log scale)")
+    ax.set_ylabel("validation top-1 accuracy (%)")
+    ax.set_title("Accuracy vs routed information")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    out_path = Path(out_path)
+    written = []
+    for suffix in (".png", ".pdf"):
+        target = out_path.with_suffix(suffix)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=150)
+        written.append(target)
+    plt.close(fig)
+    return written

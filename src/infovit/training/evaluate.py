@@ -1,0 +1,88 @@
+"""Validation: top-1/top-5 and nats per image, as mean ± std over stochastic passes.
+
+The bottleneck's noise is part of the channel, so (as in the paper) evaluation samples it by
+default and repeats the pass K times; ``noise="mean"`` evaluates the deterministic μ instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from infovit.model.vit import InfoViT
+from infovit.training.device import autocast
+from infovit.training.objective import accuracy_counts
+
+__all__ = ["EvalResult", "evaluate"]
+
+
+@dataclass
+class EvalResult:
+    top1: float  # percent, mean over passes
+    top1_std: float
+    top5: float
+    top5_std: float
+    # nats per image (blocks × heads × tokens), mean over images and passes; None for the
+    # unmodified ViT, whose attention writes are not measured (unbounded), 0 without attention
+    kl_per_image: float | None
+    kl_per_image_std: float | None  # std over passes of the per-pass mean
+    passes: int
+    noise: str
+    n_images: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@torch.no_grad()
+def evaluate(
+    model: InfoViT,
+    loader: DataLoader,
+    passes: int = 1,
+    noise: str = "sample",
+    device: torch.device | str = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Evaluate ``passes`` times over ``loader``; deterministic models need only one pass."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    if model.variant != "ib" or noise == "mean":
+        passes = 1  # nothing stochastic to average over
+    top1, top5, kls = [], [], []
+    n = 0
+    for p in range(passes):
+        c1 = c5 = 0
+        kl_sum = 0.0
+        n = 0
+        bar = tqdm(loader, desc=f"eval {p + 1}/{passes}", leave=False, disable=not progress)
+        for images, target in bar:
+            images, target = images.to(device, non_blocking=True), target.to(device)
+            with autocast(device, amp_dtype):
+                out = model.forward_info(images, noise=noise)  # type: ignore[arg-type]
+            a1, a5 = accuracy_counts(out.logits.float(), target)
+            c1, c5 = c1 + a1, c5 + a5
+            kl_sum += float(out.kl_per_image().sum())
+            n += len(target)
+        top1.append(100.0 * c1 / max(n, 1))
+        top5.append(100.0 * c5 / max(n, 1))
+        kls.append(kl_sum / max(n, 1))
+    model.train(was_training)
+    measured = model.variant != "vit"
+    return EvalResult(
+        top1=float(np.mean(top1)),
+        top1_std=float(np.std(top1)),
+        top5=float(np.mean(top5)),
+        top5_std=float(np.std(top5)),
+        kl_per_image=float(np.mean(kls)) if measured else None,
+        kl_per_image_std=float(np.std(kls)) if measured else None,
+        passes=passes,
+        noise=noise,
+        n_images=n,
+    )

@@ -1,0 +1,63 @@
+"""The training objective ``CE + β · KL`` with an explicit β convention and β schedules."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from infovit.training.config import BetaConfig
+
+__all__ = ["LossParts", "accuracy_counts", "beta_at", "information_loss"]
+
+
+def beta_at(cfg: BetaConfig, epoch: float) -> float:
+    """β after ``epoch`` (fractional) epochs: constant, linear ramp from 0, or log ramp."""
+    if cfg.schedule == "constant" or cfg.warmup_epochs <= 0 or epoch >= cfg.warmup_epochs:
+        return float(cfg.value)
+    frac = max(epoch, 0.0) / cfg.warmup_epochs
+    if cfg.schedule == "linear":
+        return float(cfg.value) * frac
+    if cfg.value == 0:
+        return 0.0
+    lo, hi = math.log(cfg.start), math.log(cfg.value)  # log ramp: start → value
+    return math.exp(lo + (hi - lo) * frac)
+
+
+@dataclass
+class LossParts:
+    loss: Tensor  # scalar to back-propagate
+    ce: Tensor  # scalar, mean cross-entropy
+    kl_image: Tensor  # scalar, mean nats per image (summed over blocks, heads, tokens)
+
+
+def information_loss(
+    logits: Tensor, target: Tensor, kl: Tensor | None, beta: float, convention: str
+) -> LossParts:
+    """``CE + β·KL`` where ``kl`` is [B, L, H, T] nats (None: a model without bottlenecks).
+
+    ``mean``: β multiplies the mean over batch, blocks × heads, and tokens (paper's code).
+    ``sum``: β multiplies the per-image sum over blocks, heads and tokens (paper's eq. 3).
+    """
+    ce = F.cross_entropy(logits.float(), target)
+    if kl is None:
+        zero = ce.new_zeros(())
+        return LossParts(loss=ce, ce=ce.detach(), kl_image=zero)
+    kl_image = kl.sum(dim=(1, 2, 3))  # [B] nats per image
+    if convention == "mean":
+        penalty = kl.mean()
+    elif convention == "sum":
+        penalty = kl_image.mean()
+    else:
+        raise ValueError(f"unknown beta convention {convention!r}")
+    loss = ce + beta * penalty if beta else ce
+    return LossParts(loss=loss, ce=ce.detach(), kl_image=kl_image.mean().detach())
+
+
+def accuracy_counts(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
+    """Number of images whose label is in the top-k logits, for each k (k capped at C)."""
+    top = logits.topk(min(max(ks), logits.shape[-1]), dim=-1).indices  # [B, k]
+    hits = top == target[:, None]
+    return [int(hits[:, : min(k, top.shape[1])].any(dim=1).sum()) for k in ks]
