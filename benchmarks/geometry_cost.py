@@ -24,8 +24,7 @@ import torch
 
 from infovit.geometry import compute_geometry, describe_layers, plan_passes
 from infovit.geometry.budget import format_bytes
-from infovit.geometry.correlation import FlatCorrelation
-from infovit.geometry.moments import TokenMoments
+from infovit.geometry.moments import LayerMoments
 
 GIB = 2**30
 
@@ -37,34 +36,24 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 class _AllocationProbe:
-    """Records the bytes held by every accumulator created while active (peak per pass)."""
+    """Records the bytes actually held by every accumulator created while active."""
 
     def __init__(self) -> None:
-        self.live: list[int] = []
-        self.peak = 0
-        self._orig: dict[type, Callable[..., None]] = {}
+        self.sizes: list[int] = []
+        self._orig = LayerMoments.__init__
 
     def __enter__(self) -> _AllocationProbe:
-        for cls, attrs in ((TokenMoments, ("shift", "sum", "outer")), (FlatCorrelation, None)):
-            orig = cls.__init__
-            self._orig[cls] = orig
+        orig, sizes = self._orig, self.sizes
 
-            def init(obj: object, *a: object, _orig=orig, _attrs=attrs, **k: object) -> None:
-                _orig(obj, *a, **k)
-                names = _attrs or ("shift", "sum", "gram")
-                held = sum(getattr(obj, n).numel() * getattr(obj, n).element_size() for n in names)
-                self.live.append(held)
+        def init(obj: LayerMoments, *a: object, **k: object) -> None:
+            orig(obj, *a, **k)  # type: ignore[arg-type]
+            sizes.append(obj.nbytes)
 
-            cls.__init__ = init  # type: ignore[method-assign]
+        LayerMoments.__init__ = init  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for cls, orig in self._orig.items():
-            cls.__init__ = orig  # type: ignore[method-assign]
-
-    def pass_done(self) -> None:
-        self.peak = max(self.peak, sum(self.live))
-        self.live.clear()
+        LayerMoments.__init__ = self._orig  # type: ignore[method-assign]
 
 
 def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
@@ -93,7 +82,9 @@ def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
     res = geometry()
     total = time.perf_counter() - t0
     specs = describe_layers(model)
-    print(f"ViT-Tiny/16 @224, N={num_images}, batch {batch_size}, {torch.get_num_threads()} threads")
+    print(
+        f"ViT-Tiny/16 @224, N={num_images}, batch {batch_size}, {torch.get_num_threads()} threads"
+    )
     print(f"  plain forward        {fwd:8.2f} s  ({1e3 * fwd / num_images:.1f} ms/image)")
     print(f"  geometry pass        {geo:8.2f} s  → {geo / fwd:.2f}× forward (target ≤ 1.5×)")
     lam = res.spectra  # touch the result so nothing is optimised away
@@ -110,13 +101,15 @@ def _finalise_only(model: torch.nn.Module, batch_size: int) -> None:
 
 
 def memory_plans(batch_size: int) -> None:
-    print("planned geometry memory at 224 px (batch %d), α + token correlations:" % batch_size)
+    print(f"planned geometry memory at 224 px (batch {batch_size}), α + token correlations:")
     for name, budget in (("vit_tiny_patch16_224", 16 * GIB), ("vit_base_patch8_224", 16 * GIB)):
         with torch.device("meta"):  # shapes only, no weights allocated
             model = timm.create_model(name, pretrained=False)
         specs = describe_layers(model)
         plan = plan_passes(specs, budget, batch_size)
-        all_acc = sum(TokenMoments.nbytes_for(s.num_tokens, s.dim) for s in specs)
+        all_acc = sum(
+            LayerMoments.nbytes_for(s.num_tokens, s.dim, s.num_tokens, True) for s in specs
+        )
         print(
             f"  {name}: {specs[0].num_tokens} tokens × {specs[0].dim} dims × {len(specs)} layers;"
             f" all accumulators {format_bytes(all_acc)}; budget {format_bytes(budget)} →"
@@ -130,15 +123,14 @@ def memory_plans(batch_size: int) -> None:
 def verify_tiny_allocation(batch_size: int) -> None:
     torch.manual_seed(0)
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
-    batches = [torch.randn(batch_size, 3, 224, 224)]
     plan = plan_passes(describe_layers(model), 16 * GIB, batch_size)
     with _AllocationProbe() as probe:
-        compute_geometry(model, batches, batch_size=batch_size, progress=False)
-        probe.pass_done()
+        compute_geometry(model, [torch.randn(8, 3, 224, 224)], batch_size=batch_size)
+    held = sum(probe.sizes)  # one pass: all of them coexist
+    verdict = "match" if held == plan.peak_accumulator_bytes else "MISMATCH"
     print(
-        f"  ViT-Tiny/16 allocated accumulators {format_bytes(probe.peak)} vs planned"
-        f" {format_bytes(plan.peak_accumulator_bytes)}"
-        f" ({'match' if probe.peak == plan.peak_accumulator_bytes else 'MISMATCH'})"
+        f"  ViT-Tiny/16 run: accumulators allocated {format_bytes(held)} vs planned"
+        f" {format_bytes(plan.peak_accumulator_bytes)} ({verdict})"
     )
 
 
@@ -150,27 +142,19 @@ def short_b8_run(num_images: int) -> None:
     specs = describe_layers(model, [12])
     plan = plan_passes(specs, budget, num_images)
     with _AllocationProbe() as probe:
-        t = _timed(
-            lambda: compute_geometry(
-                model,
-                [images],
-                layers=[12],
-                max_memory=budget,
-                batch_size=num_images,
-                progress=False,
-            )
+        start = time.perf_counter()
+        compute_geometry(
+            model, [images], layers=[12], max_memory=budget, batch_size=num_images, progress=False
         )
-    # Accumulators of different passes never coexist; the probe saw them all, so compare the
-    # largest single pass with the plan instead of their sum.
-    largest = max(p.accumulator_bytes for p in plan.passes)
-    seen_total = sum(probe.live)
-    planned_total = sum(p.accumulator_bytes for p in plan.passes)
+        elapsed = time.perf_counter() - start
+    planned = [p.accumulator_bytes for p in plan.passes]
+    verdict = "match" if probe.sizes == planned else "MISMATCH"
     print(
-        f"  ViT-B/8 short run (layer 12, {num_images} images, budget {format_bytes(budget)}):"
-        f" {len(plan.passes)} passes in {t:.1f} s; allocated over all passes"
-        f" {format_bytes(seen_total)} vs planned {format_bytes(planned_total)}"
-        f" ({'match' if seen_total == planned_total else 'MISMATCH'});"
-        f" largest pass {format_bytes(largest)}, planned peak {format_bytes(plan.peak_bytes)}"
+        f"  ViT-B/8 short run (layer 12 only, {num_images} images, budget"
+        f" {format_bytes(budget)}): {len(plan.passes)} passes in {elapsed:.0f} s; accumulators"
+        f" per pass allocated {[format_bytes(b) for b in probe.sizes]} vs planned"
+        f" {[format_bytes(b) for b in planned]} ({verdict}); planned peak incl. scratch"
+        f" {format_bytes(plan.peak_bytes)}"
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from infovit.geometry.budget import fixed_bytes_for, format_bytes, parse_bytes, plan_passes
-from infovit.geometry.correlation import FlatCorrelation
 from infovit.geometry.extract import LayerSpec
-from infovit.geometry.moments import TokenMoments
+from infovit.geometry.moments import LayerMoments
 
 
 def _layers(depth: int, tokens: int, dim: int) -> list[LayerSpec]:
@@ -34,14 +35,19 @@ def _check_cover(plan, layers: list[LayerSpec]) -> None:  # type: ignore[no-unty
             seen.setdefault(s.layer, []).append((s.start, s.stop))
         corr.extend(p.correlation_layers)
         assert p.accumulator_bytes + plan.work_bytes + plan.fixed_bytes <= plan.budget_bytes
-        expected = sum(TokenMoments.nbytes_for(s.stop - s.start, 64) for s in p.segments)
-        expected += sum(FlatCorrelation.nbytes_for(50, 64) for _ in p.correlation_layers)
+        expected = sum(
+            LayerMoments.nbytes_for(50, 64, s.stop - s.start, s.layer in p.correlation_layers)
+            for s in p.segments
+        )
         assert p.accumulator_bytes == expected
+        assert len({s.layer for s in p.segments}) == len(p.segments)  # one segment per layer
+        for layer in p.correlation_layers:  # a Gram shares its pass with the layer's first tokens
+            assert any(s.layer == layer and s.start == 0 for s in p.segments)
     assert sorted(corr) == [s.index for s in layers]  # every layer's Gram exactly once
     for spec in layers:  # every token of every layer exactly once, in order
         ranges = sorted(seen[spec.index])
         assert ranges[0][0] == 0 and ranges[-1][1] == spec.num_tokens
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
 
 
 def test_one_pass_when_everything_fits() -> None:
@@ -53,7 +59,7 @@ def test_one_pass_when_everything_fits() -> None:
 
 def test_tight_budget_splits_layers_and_tokens() -> None:
     layers = _layers(4, 50, 64)
-    per_layer = TokenMoments.nbytes_for(50, 64)
+    per_layer = LayerMoments.nbytes_for(50, 64, 50, False)
     probe = plan_passes(layers, 2**30, batch_size=16)
     budget = probe.work_bytes + probe.fixed_bytes + int(0.7 * per_layer)  # < one layer
     plan = plan_passes(layers, budget, batch_size=16)
@@ -76,4 +82,4 @@ def test_vit_b8_fits_16gib() -> None:
     assert plan.peak_bytes <= 16 * 2**30
     assert 3 <= len(plan.passes) <= 5
     total = sum(p.accumulator_bytes for p in plan.passes)
-    assert total >= 13 * TokenMoments.nbytes_for(785, 768)
+    assert total >= 13 * LayerMoments.nbytes_for(785, 768, 785, True)

@@ -84,8 +84,14 @@ def test_infovit_run_records_beta_and_uses_mean(
         calls.append(str(run_dir))
         torch.manual_seed(0)
         model = vit_mod.InfoViT(
-            variant="ib", img_size=24, patch_size=4, embed_dim=32, depth=2, num_heads=2,
-            num_classes=8, class_token=False,
+            variant="ib",
+            img_size=24,
+            patch_size=4,
+            embed_dim=32,
+            depth=2,
+            num_heads=2,
+            num_classes=8,
+            class_token=False,
         ).eval()
         beta = types.SimpleNamespace(value=0.25, convention="mean")
         return model, types.SimpleNamespace(beta=beta)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from infovit.geometry.correlation import FlatCorrelation, mean_lower_triangle
+from infovit.geometry.correlation import mean_lower_triangle
+from infovit.geometry.moments import LayerMoments
 
 
 def _stream(x: torch.Tensor, sizes: tuple[int, ...] = (3, 40, 57)) -> torch.Tensor:
-    corr = FlatCorrelation(x.shape[1], x.shape[2])
+    corr = LayerMoments(x.shape[1], x.shape[2], cov_tokens=(0, 0), gram=True)
     start = 0
     for size in sizes:
         corr.update(x[start : start + size])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from infovit.geometry.moments import TokenMoments, pooled_covariance
+from infovit.geometry.moments import LayerMoments, pooled_covariance
 
 BATCHES = ((0, 1), (1, 17), (17, 64), (64, 65), (65, 200))  # uneven, including single images
 
@@ -21,7 +21,7 @@ def _activations(n: int = 200, t: int = 5, d: int = 12, offset: float = 1e4) -> 
 
 def test_streamed_covariance_equals_numpy_cov() -> None:
     x = _activations()
-    mom = TokenMoments(5, 12, chunk_tokens=2)
+    mom = LayerMoments(5, 12, chunk_tokens=2)
     for a, b in BATCHES:
         mom.update(x[a:b])
     assert mom.count == 200
@@ -35,7 +35,7 @@ def test_streamed_covariance_equals_numpy_cov() -> None:
 
 def test_float32_input_matches_float64_reference() -> None:
     x = _activations(offset=30.0).float()  # what a model hands over
-    mom = TokenMoments(5, 12)
+    mom = LayerMoments(5, 12)
     for a, b in BATCHES:
         mom.update(x[a:b])
     ref = np.cov(x[:, 2].double().numpy(), rowvar=False)
@@ -44,18 +44,38 @@ def test_float32_input_matches_float64_reference() -> None:
 
 def test_pooled_covariance_is_covariance_of_stacked_tokens() -> None:
     x = _activations(offset=0.0) + torch.arange(5, dtype=torch.float64)[None, :, None]  # [N,T,D]
-    mom = TokenMoments(5, 12)
+    mom = LayerMoments(5, 12)
     mom.update(x)
     pooled = pooled_covariance(mom.mean(), mom.covariance().sum(0), mom.count)
     ref = np.cov(x.reshape(-1, 12).numpy(), rowvar=False)  # [N·T, D] as samples
     np.testing.assert_allclose(pooled.numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
+def test_token_range_with_and_without_gram() -> None:
+    """A covariance range inside the layer gives the same numbers with or without the Gram."""
+    x = _activations()
+    plain = LayerMoments(5, 12, cov_tokens=(1, 4), chunk_tokens=2)
+    shared = LayerMoments(5, 12, cov_tokens=(1, 4), gram=True, chunk_tokens=2)
+    for a, b in BATCHES:
+        plain.update(x[a:b])
+        shared.update(x[a:b])
+    for mom in (plain, shared):
+        assert mom.covariance().shape == (3, 12, 12)
+        for i, t in enumerate(range(1, 4)):
+            ref = np.cov(x[:, t].numpy(), rowvar=False)
+            np.testing.assert_allclose(mom.covariance()[i].numpy(), ref, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(mom.mean()[i].numpy(), x[:, t].mean(0).numpy())
+    assert shared.correlation().shape == (5, 5)
+    with pytest.raises(ValueError, match="gram"):
+        plain.correlation()
+
+
 def test_bytes_and_errors() -> None:
-    mom = TokenMoments(3, 4)
-    assert mom.nbytes == 8 * 3 * (16 + 8)
-    held = sum(t.numel() * t.element_size() for t in (mom.shift, mom.sum, mom.outer))
-    assert mom.nbytes == held
+    for cov, gram in (((0, 3), False), ((1, 2), True), ((0, 0), True)):
+        mom = LayerMoments(3, 4, cov_tokens=cov, gram=gram)
+        assert mom.nbytes == LayerMoments.nbytes_for(3, 4, cov[1] - cov[0], gram)
+    assert LayerMoments.nbytes_for(3, 4, 3, False) == 8 * 3 * (16 + 8)
+    mom = LayerMoments(3, 4)
     with pytest.raises(ValueError):
         mom.update(torch.zeros(2, 3, 5))
     with pytest.raises(ValueError):
@@ -63,3 +83,5 @@ def test_bytes_and_errors() -> None:
     mom.update(torch.zeros(1, 3, 4))
     with pytest.raises(ValueError):  # one sample: no unbiased covariance
         mom.covariance()
+    with pytest.raises(ValueError):
+        LayerMoments(3, 4, cov_tokens=(2, 5))

@@ -63,9 +63,7 @@ def test_many_passes_give_the_same_answer(vit: nn.Module, images: torch.Tensor) 
     specs = describe_layers(vit)
     probe = plan_passes(specs, 2**30, 32)
     budget = probe.work_bytes + probe.fixed_bytes + 40_000  # a few tokens per pass
-    many = compute_geometry(
-        vit, _batches(images), max_memory=budget, batch_size=32, progress=False
-    )
+    many = compute_geometry(vit, _batches(images), max_memory=budget, batch_size=32, progress=False)
     assert len(one.plan.passes) == 1 and len(many.plan.passes) > 8
     np.testing.assert_allclose(many.alpha, one.alpha, rtol=1e-10, equal_nan=True)
     np.testing.assert_allclose(many.corr, one.corr, rtol=1e-6, equal_nan=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from infovit.geometry.moments import TokenMoments
+from infovit.geometry.moments import LayerMoments
 from infovit.geometry.powerlaw import (
     FitConfig,
     alpha_from_samples,
@@ -29,8 +29,9 @@ def test_reference_value_torch() -> None:
 
 
 def test_reference_value_numpy() -> None:
-    np.random.seed(0)
-    x = np.random.randn(1000, 1024)  # noqa: NPY002 -- the reference uses the legacy global seed
+    # The reference value is defined with numpy's legacy global seed.
+    np.random.seed(0)  # noqa: NPY002
+    x = np.random.randn(1000, 1024)  # noqa: NPY002
     assert alpha_from_samples(x).alpha.item() == pytest.approx(REF_NUMPY, abs=2e-6)
 
 
@@ -60,7 +61,7 @@ def test_prescribed_spectra_through_streamed_moments() -> None:
     """Two tokens with different α, fed in uneven batches through the streaming accumulator."""
     alphas = (0.8, 2.0)
     x = torch.stack([_power_law_samples(a, 3000, 192, seed=i) for i, a in enumerate(alphas)], 1)
-    mom = TokenMoments(2, 192, chunk_tokens=1)
+    mom = LayerMoments(2, 192, chunk_tokens=1)
     for start, stop in ((0, 7), (7, 1000), (1000, 2222), (2222, 3000)):
         mom.update(x[start:stop].float())
     fit = fit_powerlaw(covariance_eigenvalues(mom.covariance()), max_rank=mom.count - 1)

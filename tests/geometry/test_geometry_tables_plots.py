@@ -52,7 +52,7 @@ def test_round_trip(saved: Path) -> None:
 
 
 def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(InfovitError, match="no index.json"):
+    with pytest.raises(InfovitError, match=r"no index\.json"):
         load_run(tmp_path)
     (tmp_path / "index.json").write_text('{"format": "other"}')
     with pytest.raises(InfovitError, match="not in format"):

@@ -50,11 +50,28 @@ def _brute(ell: torch.Tensor, n_main: int, add_self: torch.Tensor):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("with_dup", [False, True])
-def test_log_sums_match_brute_force(dtype: torch.dtype, with_dup: bool) -> None:
+def test_log_sums_match_brute_force(
+    dtype: torch.dtype, with_dup: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infovit.information import engine
+
+    calls: list[str] = []
+    fast, exact = engine._fast, engine._exact
+
+    def fast_spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("wide" if kwargs["wide"] else "fast")
+        return fast(*args, **kwargs)
+
+    def exact_spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("exact")
+        return exact(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_fast", fast_spy)
+    monkeypatch.setattr(engine, "_exact", exact_spy)
     g = torch.Generator().manual_seed(0)
     C, S, M, L = 3, 17, 40, 60
     ell = torch.randn(C * (2 if with_dup else 1), S, M, generator=g, dtype=torch.float64) * 30
-    ell[0, 3, 7] = 45.0  # beyond the float32 pair range → float64 recompute
+    ell[0, 3, 7] = 45.0  # beyond the float32 pair range → float64 recompute of that row
     ell[1, 11, 2] = 420.0  # beyond the float64 pair range → exact path
     ell[2, 5] = -2000.0  # a row of a channel where every term underflows
     columns = torch.randperm(L, generator=g)[:M].sort().values
@@ -76,5 +93,6 @@ def test_log_sums_match_brute_force(dtype: torch.dtype, with_dup: bool) -> None:
     torch.testing.assert_close(single, ref_single, **tol)
     torch.testing.assert_close(pair, ref_pair, **tol)
     torch.testing.assert_close(self_pair, ref_self, **tol)
+    assert "exact" in calls and ("wide" in calls) == (dtype == torch.float32)
     counts = torch.cat([x.log_count for x in got]).exp()
     torch.testing.assert_close(counts, M + missing.double())

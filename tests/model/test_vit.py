@@ -26,8 +26,14 @@ def test_attention_without_bottleneck_equals_timm():
 def test_vit_variant_matches_timm_vit_with_same_weights(make_model):
     model = make_model("vit").eval()
     ref = timm.create_model(
-        "vit_tiny_patch16_224", img_size=16, patch_size=4, num_classes=5, class_token=False,
-        global_pool="avg", fc_norm=False, depth=4,
+        "vit_tiny_patch16_224",
+        img_size=16,
+        patch_size=4,
+        num_classes=5,
+        class_token=False,
+        global_pool="avg",
+        fc_norm=False,
+        depth=4,
     ).eval()
     ref.load_state_dict(model.state_dict())
     x = torch.randn(3, 3, 16, 16)
@@ -71,9 +77,7 @@ def test_image_logit_is_mean_of_patch_logits(make_model, variant):
 
 def test_record_shapes_and_kl_per_image(make_model):
     model = make_model("ib", class_token=True).eval()
-    out = model.forward_info(
-        torch.randn(2, 3, 16, 16), return_posterior=True, return_attn=True
-    )
+    out = model.forward_info(torch.randn(2, 3, 16, 16), return_posterior=True, return_attn=True)
     assert out.kl.shape == (2, 4, 3, 17)  # [B, L, H, T] incl. the class token
     assert out.mu.shape == out.logvar.shape == (2, 4, 3, 17, 4)
     assert out.attn.shape == (2, 4, 3, 17, 17)
@@ -132,10 +136,14 @@ def test_backbone_weights_round_trip_through_timm(tmp_path):
     path = tmp_path / "w.safetensors"
     save_file(timm_model.state_dict(), str(path))
     for variant in ("ib", "no_attn", "vit"):
-        cfg = ModelConfig(variant=variant, img_size=32, patch_size=4, num_classes=7, weights=str(path))
+        cfg = ModelConfig(
+            variant=variant, img_size=32, patch_size=4, num_classes=7, weights=str(path)
+        )
         model = build_model(cfg)
         own = model.state_dict()
-        torch.testing.assert_close(own["blocks.3.mlp.fc1.weight"], timm_model.blocks[3].mlp.fc1.weight)
+        torch.testing.assert_close(
+            own["blocks.3.mlp.fc1.weight"], timm_model.blocks[3].mlp.fc1.weight
+        )
         # class token dropped: patch position embeddings are the source's patch entries
         torch.testing.assert_close(own["pos_embed"], timm_model.pos_embed[:, 1:])
     # another grid: position embeddings are resampled, not refused

@@ -224,7 +224,11 @@ def extract_cached(
     cache = Path(cache)
     skip = ("progress", "device", "num_workers")
     key = _jsonable(
-        {"version": CACHE_VERSION, **fingerprint, **{k: v for k, v in kwargs.items() if k not in skip}}
+        {
+            "version": CACHE_VERSION,
+            **fingerprint,
+            **{k: v for k, v in kwargs.items() if k not in skip},
+        }
     )
     if cache.is_file():
         try:

@@ -58,5 +58,5 @@ def jsd_bin_table(reference: str, others: dict[str, np.ndarray]) -> list[Row]:
 
 def top_fraction(values: np.ndarray, fraction: float = 0.1) -> np.ndarray:
     """Indices of the top ``fraction`` of ``values`` (at least one)."""
-    k = max(1, int(round(fraction * len(values))))
+    k = max(1, round(fraction * len(values)))
     return np.argsort(-np.asarray(values), kind="stable")[:k]

@@ -22,9 +22,7 @@ def kl_map(ext: Extraction, row: int) -> np.ndarray:
     return ext.kl_patch[row].reshape(ext.grid)  # [rows, cols]
 
 
-def select_images(
-    exts: list[Extraction], rule: str, count: int = 6, seed: int = 0
-) -> np.ndarray:
+def select_images(exts: list[Extraction], rule: str, count: int = 6, seed: int = 0) -> np.ndarray:
     """Row indices (shared by all models, which saw the same images) picked by ``rule``.
 
     ``random``: correct for every model; ``jsd``: random among the top 10% JSD between the

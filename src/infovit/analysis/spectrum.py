@@ -39,7 +39,9 @@ def spectrum_row(ext: Extraction, label: str, seed: Any = None) -> Row:
         "top1": float(acc.mean()),
         "top1_std": float(acc.std()),
         "kl_per_image": kl,
-        "kl_per_image_std": float(ext.kl_total.mean(axis=0).std()) if ext.measured else float("nan"),
+        "kl_per_image_std": float(ext.kl_total.mean(axis=0).std())
+        if ext.measured
+        else float("nan"),
         "kl_per_patch": kl / ext.kl_patch.shape[1] if ext.measured else float("nan"),
     }
 

@@ -41,12 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare-heads",
         help="NMI between attention heads (stochastic channels) of one or more runs",
         description=(
-            "Estimate the mutual information I(X;U) between patch identity and each selected "
-            "head's latent, the shared information I(U;V) of every pair of heads and the "
-            "normalised NMI = I(U;V)/sqrt(I(U;U')I(V;V')), with standard errors, by Monte Carlo "
-            "(log-sum-exp over the aggregated posterior) and by the Bhattacharyya-distance lower "
-            "bound. Heads: RUN:BLOCK.HEAD, RUN:BLOCK.* or RUN:* (with --posteriors: shell-style "
-            "patterns on the channel names in the files)."
+            "Estimate, for each selected head, the mutual information I(X;U) between patch\n"
+            "identity X and its latent U; for every pair the shared information I(U;V) and\n"
+            "NMI = I(U;V) / sqrt(I(U;U')·I(V;V')), U' an independent draw; all with standard\n"
+            "errors. Methods: Monte Carlo over the aggregated posterior (log-sum-exp), and the\n"
+            "Bhattacharyya (lower) / KL (upper) pairwise-distance bounds.\n\n"
+            "Heads: RUN:BLOCK.HEAD, RUN:BLOCK.* or RUN:*. With --posteriors, selectors are\n"
+            "shell-style patterns on the channel names in the files."
         ),
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

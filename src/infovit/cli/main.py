@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from infovit import __version__
 from infovit.errors import InfovitError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "split_overrides"]
 
 # Sub-command modules, in the order `infovit --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -49,12 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate config overrides (``--section.key VALUE`` or ``--section.key=VALUE``) from the
+    rest; the value is taken verbatim, so ``--beta.value -1`` reaches validation."""
+    rest: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        key = token[2:].partition("=")[0]
+        if token.startswith("--") and "." in key:
+            take = 1 if "=" in token else 2
+            overrides.extend(argv[i : i + take])
+            i += take
+        else:
+            rest.append(token)
+            i += 1
+    return rest, overrides
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and not getattr(args, "accepts_overrides", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.overrides = extra
+    argv, overrides = split_overrides(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    if overrides and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
+    args.overrides = overrides
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

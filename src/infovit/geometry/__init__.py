@@ -9,7 +9,7 @@ chunks under a memory budget. Figures live in :mod:`infovit.geometry.plot` (impo
 from __future__ import annotations
 
 from infovit.geometry.budget import Plan, format_bytes, parse_bytes, plan_passes
-from infovit.geometry.correlation import FlatCorrelation, mean_lower_triangle
+from infovit.geometry.correlation import flat_pearson, mean_lower_triangle
 from infovit.geometry.extract import (
     LayerSpec,
     TokenLabels,
@@ -18,7 +18,7 @@ from infovit.geometry.extract import (
     run_layers,
     token_labels,
 )
-from infovit.geometry.moments import TokenMoments, pooled_covariance
+from infovit.geometry.moments import LayerMoments, pooled_covariance
 from infovit.geometry.pipeline import GeometryResult, compute_geometry
 from infovit.geometry.powerlaw import FitConfig, PowerLawFit, alpha_from_samples, fit_powerlaw
 from infovit.geometry.tables import GeometryRun, SplitTables, load_run, save_run
@@ -32,21 +32,21 @@ from infovit.geometry.trajectories import (
 __all__ = [
     "ClusterResult",
     "FitConfig",
-    "FlatCorrelation",
     "GeometryResult",
     "GeometryRun",
+    "LayerMoments",
     "LayerSpec",
     "Plan",
     "PowerLawFit",
     "SplitTables",
     "TokenLabels",
-    "TokenMoments",
     "alpha_from_samples",
     "cluster_trajectories",
     "compare_splits",
     "compute_geometry",
     "describe_layers",
     "fit_powerlaw",
+    "flat_pearson",
     "format_bytes",
     "kmeans",
     "load_run",

@@ -12,9 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infovit.geometry.correlation import FlatCorrelation
 from infovit.geometry.extract import LayerSpec
-from infovit.geometry.moments import TokenMoments
+from infovit.geometry.moments import LayerMoments
 
 __all__ = [
     "Pass",
@@ -127,10 +126,12 @@ class Plan:
 
 def _work_bytes(spec: LayerSpec, batch_size: int, correlation: bool) -> int:
     t_sub = min(spec.num_tokens, chunk_tokens_for(spec.dim))
-    cov_batch = 2 * 8 * batch_size * t_sub * spec.dim  # float64 [t, B, D] buffer + matmul staging
+    if correlation:  # one float64 [T, B, D] copy of the whole layer, shared by both products
+        stream = 8 * batch_size * spec.dim * (spec.num_tokens + t_sub)
+    else:  # float64 [t, B, D] copies of token sub-chunks (+ matmul staging)
+        stream = 2 * 8 * batch_size * t_sub * spec.dim
     eig = 3 * 8 * t_sub * spec.dim * spec.dim  # covariance batch + eigvalsh workspace
-    gram = 8 * batch_size * spec.num_tokens * (spec.dim + 1) if correlation else 0  # [T, B, D]
-    return max(cov_batch + gram, eig)
+    return max(stream, eig)
 
 
 def fixed_bytes_for(layers: Sequence[LayerSpec], num_tokens: int, correlation: bool) -> int:
@@ -168,28 +169,31 @@ def plan_passes(
         segs, corr_layers, used = [], [], 0
 
     for spec in layers:
-        per_token = TokenMoments.nbytes_for(1, spec.dim)
-        corr_cost = FlatCorrelation.nbytes_for(spec.num_tokens, spec.dim) if correlation else 0
-        smallest = corr_cost + per_token
+        t, d = spec.num_tokens, spec.dim
+        gram_cost = LayerMoments.nbytes_for(t, d, 0, True) if correlation else 0
+        # Tokens sharing a pass with their layer's Gram reuse its shift and Σy.
+        per_token_with_gram = LayerMoments.nbytes_for(t, d, 1, True) - gram_cost
+        per_token = LayerMoments.nbytes_for(t, d, 1, False)
+        smallest = gram_cost + (per_token_with_gram if correlation else per_token)
         if smallest > capacity:
             raise ValueError(
                 f"memory budget {format_bytes(budget_bytes)} is too small for layer {spec.name}: "
                 f"need at least {format_bytes(smallest + work + fixed)} (batch size {batch_size})"
             )
         start = 0
-        first = True
-        while start < spec.num_tokens:
-            gram = corr_cost if first else 0
-            fit = (capacity - used - gram) // per_token
+        while start < t:
+            with_gram = correlation and start == 0
+            gram = gram_cost if with_gram else 0
+            unit = per_token_with_gram if with_gram else per_token
+            fit = (capacity - used - gram) // unit
             if fit <= 0:
                 close()
                 continue
-            stop = min(spec.num_tokens, start + int(fit))
+            stop = min(t, start + int(fit))
             segs.append(Segment(spec.index, start, stop))
-            if first and correlation:
+            if with_gram:
                 corr_layers.append(spec.index)
-            used += gram + per_token * (stop - start)
-            first = False
+            used += gram + unit * (stop - start)
             start = stop
     close()
     return Plan(tuple(passes), budget_bytes, work, fixed)

@@ -1,85 +1,132 @@
-"""Streamed per-token first and second moments in float64 (memory independent of N).
+"""Streamed per-token moments of one layer in float64 (memory independent of N).
 
-Each token keeps Σ y and Σ y yᵀ of its representation y = x − s, where s is a fixed per-token
-shift (the mean of the first batch). Shifting removes the large common offsets of residual-stream
-activations before any products are formed, so the covariance Σ yyᵀ/n − ȳȳᵀ does not cancel
-catastrophically; it is exact in exact arithmetic for any shift.
+Each token keeps Σ y and, for the tokens whose covariance is wanted, Σ y yᵀ of its representation
+y = x − s, where s is a fixed per-(token, dim) shift (the mean of the first batch). Shifting removes
+the large common offsets of residual-stream activations before any product is formed, so the
+covariance Σyyᵀ/n − ȳȳᵀ does not cancel catastrophically; it is exact for any shift.
+
+Optionally the same shifted batch also feeds the token Gram Σ_{n,d} y_a y_b of all token pairs,
+from which :func:`~infovit.geometry.correlation.flat_pearson` recovers the inter-token correlation.
+Both share one float64 copy of the batch: the conversion costs as much as either product.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["TokenMoments", "pooled_covariance"]
+from infovit.geometry.correlation import flat_pearson
+
+__all__ = ["LayerMoments", "pooled_covariance"]
 
 
-class TokenMoments:
-    """Per-token covariance accumulator for ``num_tokens`` tokens of width ``dim``.
+class LayerMoments:
+    """Moments of one layer's tokens [B, T, D] for one pass over the data.
 
-    ``update`` takes a batch [B, T, D] and adds Σ_b y_b y_bᵀ per token with one batched float64
-    matmul (``baddbmm`` on [T, D, B] × [T, B, D]), in token sub-chunks of ``chunk_tokens`` so the
-    float64 copy of the batch stays small.
+    Args:
+        num_tokens, dim: the layer's T and D.
+        cov_tokens: token range ``(start, stop)`` whose D × D second moments are kept (default
+            all; ``(0, 0)`` for none).
+        gram: also keep the [T, T] token Gram for the flattened Pearson correlation.
+        chunk_tokens: tokens per batched matmul / float64 copy, bounding scratch memory.
     """
 
     def __init__(
         self,
         num_tokens: int,
         dim: int,
+        cov_tokens: tuple[int, int] | None = None,
+        gram: bool = False,
         device: torch.device | str = "cpu",
         chunk_tokens: int | None = None,
     ) -> None:
-        self.num_tokens = num_tokens
-        self.dim = dim
+        start, stop = cov_tokens if cov_tokens is not None else (0, num_tokens)
+        if not 0 <= start <= stop <= num_tokens:
+            raise ValueError(f"cov_tokens {cov_tokens} outside 0..{num_tokens}")
+        self.num_tokens, self.dim = num_tokens, dim
+        self.start, self.stop = start, stop
+        # Tokens whose shift and Σy are kept: all of them for the Gram, else the covariance range.
+        self.lo, self.hi = (0, num_tokens) if gram else (start, stop)
         self.device = torch.device(device)
         self.chunk_tokens = max(1, chunk_tokens or num_tokens)
         self.count = 0
         f64 = {"dtype": torch.float64, "device": self.device}
-        self.shift = torch.zeros(num_tokens, dim, **f64)  # [T, D]
-        self.sum = torch.zeros(num_tokens, dim, **f64)  # [T, D] Σ y
-        self.outer = torch.zeros(num_tokens, dim, dim, **f64)  # [T, D, D] Σ y yᵀ
+        self.shift = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D]
+        self.sum = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D] Σ y
+        self.outer = torch.zeros(stop - start, dim, dim, **f64)  # [t_cov, D, D] Σ y yᵀ
+        self.gram = torch.zeros(num_tokens, num_tokens, **f64) if gram else None  # [T, T]
 
     @staticmethod
-    def nbytes_for(num_tokens: int, dim: int) -> int:
-        """Bytes held by the accumulators of ``num_tokens`` tokens of width ``dim``."""
-        return 8 * num_tokens * (dim * dim + 2 * dim)
+    def nbytes_for(num_tokens: int, dim: int, cov_tokens: int, gram: bool) -> int:
+        """Bytes of the accumulators for ``cov_tokens`` covariances (+ the Gram if asked)."""
+        kept = num_tokens if gram else cov_tokens
+        return 8 * (2 * kept * dim + cov_tokens * dim * dim + (num_tokens**2 if gram else 0))
 
     @property
     def nbytes(self) -> int:
-        return self.nbytes_for(self.num_tokens, self.dim)
+        tensors = [self.shift, self.sum, self.outer]
+        if self.gram is not None:
+            tensors.append(self.gram)
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    @property
+    def num_cov_tokens(self) -> int:
+        return self.stop - self.start
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        """Add a batch of representations [B, T, D] (one row per image)."""
+        """Add a batch of all the layer's tokens [B, T, D] (one row per image)."""
         if x.ndim != 3 or x.shape[1:] != (self.num_tokens, self.dim):
             raise ValueError(f"expected [B, {self.num_tokens}, {self.dim}], got {list(x.shape)}")
         if x.shape[0] == 0:
             return
-        first = self.count == 0
-        for start in range(0, self.num_tokens, self.chunk_tokens):
-            stop = min(start + self.chunk_tokens, self.num_tokens)
-            yt = torch.empty(
-                stop - start, x.shape[0], self.dim, dtype=torch.float64, device=self.device
-            )  # [t, B, D]
-            yt.copy_(x[:, start:stop].permute(1, 0, 2))
-            if first:
-                self.shift[start:stop] = yt.mean(dim=1)
-            yt -= self.shift[start:stop].unsqueeze(1)
-            self.sum[start:stop] += yt.sum(dim=1)
-            self.outer[start:stop].baddbmm_(yt.transpose(1, 2), yt)  # += [t, D, B] @ [t, B, D]
+        if self.gram is not None:
+            y = self._shifted(x, 0, self.num_tokens)  # [T, B, D]
+            flat = y.view(self.num_tokens, -1)  # [T, B·D]
+            self.gram.addmm_(flat, flat.T)
+            for a in range(self.start, self.stop, self.chunk_tokens):
+                b = min(a + self.chunk_tokens, self.stop)
+                self._outer(y[a:b], a)
+        else:
+            for a in range(self.start, self.stop, self.chunk_tokens):
+                b = min(a + self.chunk_tokens, self.stop)
+                self._outer(self._shifted(x, a, b), a)
         self.count += x.shape[0]
 
-    def mean(self) -> torch.Tensor:
-        """Per-token mean [T, D] (float64)."""
-        self._need(1)
-        return self.shift + self.sum / self.count
+    def _shifted(self, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
+        """Float64 copy of tokens a:b, shifted, token-major [t, B, D]; also adds to Σy."""
+        y = torch.empty(b - a, x.shape[0], self.dim, dtype=torch.float64, device=self.device)
+        y.copy_(x[:, a:b].permute(1, 0, 2))
+        rows = slice(a - self.lo, b - self.lo)
+        if self.count == 0:
+            self.shift[rows] = y.mean(dim=1)
+        y -= self.shift[rows].unsqueeze(1)
+        self.sum[rows] += y.sum(dim=1)
+        return y
 
-    def covariance(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
-        """Unbiased per-token covariance [t, D, D] (float64) for tokens start:stop."""
+    def _outer(self, y: torch.Tensor, a: int) -> None:
+        rows = slice(a - self.start, a - self.start + y.shape[0])
+        self.outer[rows].baddbmm_(y.transpose(1, 2), y)  # += [t, D, B] @ [t, B, D]
+
+    def mean(self) -> torch.Tensor:
+        """Per-token mean [t_cov, D] (float64) of the covariance tokens."""
+        self._need(1)
+        rows = slice(self.start - self.lo, self.stop - self.lo)
+        return self.shift[rows] + self.sum[rows] / self.count
+
+    def covariance(self, a: int = 0, b: int | None = None) -> torch.Tensor:
+        """Unbiased covariance [b − a, D, D] (float64) of covariance tokens a:b (range-local)."""
         self._need(2)
-        stop = self.num_tokens if stop is None else stop
-        ybar = self.sum[start:stop] / self.count  # [t, D]
-        cov = self.outer[start:stop] - self.count * ybar.unsqueeze(2) * ybar.unsqueeze(1)
+        b = self.num_cov_tokens if b is None else b
+        ybar = self.sum[self.start - self.lo + a : self.start - self.lo + b] / self.count  # [t, D]
+        cov = self.outer[a:b] - self.count * ybar.unsqueeze(2) * ybar.unsqueeze(1)
         return cov / (self.count - 1)
+
+    def correlation(self) -> torch.Tensor:
+        """Pearson correlation [T, T] of the flattened (N × D) token matrices."""
+        if self.gram is None:
+            raise ValueError("constructed without gram=True")
+        self._need(1)
+        return flat_pearson(self.gram, self.sum, self.shift, self.count)
 
     def _need(self, n: int) -> None:
         if self.count < n:

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from infovit.geometry.budget import Pass, Plan, Segment, chunk_tokens_for, plan_passes
-from infovit.geometry.correlation import FlatCorrelation, mean_lower_triangle
+from infovit.geometry.correlation import mean_lower_triangle
 from infovit.geometry.extract import (
     LayerSpec,
     TokenLabels,
@@ -24,7 +24,7 @@ from infovit.geometry.extract import (
     run_layers,
     token_labels,
 )
-from infovit.geometry.moments import TokenMoments, pooled_covariance
+from infovit.geometry.moments import LayerMoments, pooled_covariance
 from infovit.geometry.powerlaw import FitConfig, covariance_eigenvalues, fit_powerlaw
 
 __all__ = ["GeometryResult", "compute_geometry"]
@@ -70,30 +70,25 @@ def _run_pass(
     device: torch.device,
     progress: bool,
     label: str,
-) -> tuple[dict[Segment, TokenMoments], dict[int, FlatCorrelation], int]:
-    """One streamed pass: accumulate this pass's segments and Grams, return them and N."""
-    moments = {
-        seg: TokenMoments(
-            seg.stop - seg.start,
-            spec_of[seg.layer].dim,
-            device,
-            chunk_tokens_for(spec_of[seg.layer].dim),
-        )
-        for seg in pas.segments
-    }
-    grams = {
-        li: FlatCorrelation(spec_of[li].num_tokens, spec_of[li].dim, device)
-        for li in pas.correlation_layers
-    }
-    by_layer: dict[int, list[Segment]] = {}
+) -> tuple[dict[int, tuple[Segment, LayerMoments]], int]:
+    """One streamed pass: accumulate this pass's segments (one per layer), return them and N."""
+    acc: dict[int, tuple[Segment, LayerMoments]] = {}
     for seg in pas.segments:
-        by_layer.setdefault(seg.layer, []).append(seg)
+        spec = spec_of[seg.layer]
+        assert seg.layer not in acc, "the planner puts at most one segment per layer in a pass"
+        mom = LayerMoments(
+            spec.num_tokens,
+            spec.dim,
+            cov_tokens=(seg.start, seg.stop),
+            gram=seg.layer in pas.correlation_layers,
+            device=device,
+            chunk_tokens=chunk_tokens_for(spec.dim),
+        )
+        acc[seg.layer] = (seg, mom)
 
     def consume(layer: int, out: torch.Tensor) -> None:
-        for seg in by_layer.get(layer, ()):
-            moments[seg].update(out[:, seg.start : seg.stop])
-        if layer in grams:
-            grams[layer].update(out)
+        if layer in acc:
+            acc[layer][1].update(out)
 
     seen = 0
     total = len(loader) if hasattr(loader, "__len__") else None  # type: ignore[arg-type]
@@ -101,7 +96,7 @@ def _run_pass(
         images = _images(batch).to(device, non_blocking=True)
         run_layers(model, images, pas.layers, consume)
         seen += images.shape[0]
-    return moments, grams, seen
+    return acc, seen
 
 
 @torch.no_grad()
@@ -151,7 +146,7 @@ def compute_geometry(
     spec_of = {s.index: s for s in specs}
     for p_i, pas in enumerate(plan.passes):
         label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
-        moments, grams, seen = _run_pass(model, loader, pas, spec_of, device, progress, label)
+        acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label)
         if count is None:
             count = seen
         elif seen != count:
@@ -159,16 +154,26 @@ def compute_geometry(
         if seen < 2:
             raise ValueError(f"need at least 2 images for a covariance, got {seen}")
 
-        while moments:  # pop as we go: each segment's accumulators are freed once fitted
-            seg, mom = moments.popitem()
-            spec = spec_of[seg.layer]
-            row = row_of[seg.layer]
+        fitting = tqdm(
+            total=sum(m.num_cov_tokens for _, m in acc.values()),
+            desc=f"{label}: eigenspectra",
+            disable=not progress,
+            leave=False,
+        )
+        while acc:  # pop as we go: each layer's accumulators are freed once fitted
+            layer, (seg, mom) = acc.popitem()
+            spec = spec_of[layer]
+            row = row_of[layer]
+            if mom.gram is not None:
+                assert corr is not None
+                sl = slice(spec.token_offset, spec.token_offset + spec.num_tokens)
+                corr[row, sl, sl] = mom.correlation().cpu().numpy()
             off = spec.token_offset + seg.start
-            means[seg.layer][seg.start : seg.stop] = mom.mean().cpu()
-            for a in range(0, mom.num_tokens, mom.chunk_tokens):
-                b = min(a + mom.chunk_tokens, mom.num_tokens)
+            means[layer][seg.start : seg.stop] = mom.mean().cpu()
+            for a in range(0, mom.num_cov_tokens, mom.chunk_tokens):
+                b = min(a + mom.chunk_tokens, mom.num_cov_tokens)
                 cov = mom.covariance(a, b)  # [t, D, D]
-                cov_sums[seg.layer] += cov.sum(dim=0).cpu()
+                cov_sums[layer] += cov.sum(dim=0).cpu()
                 lam = covariance_eigenvalues(cov)  # [t, D] descending
                 res = fit_powerlaw(lam, fit, max_rank=seen - 1)
                 tv = lam.clamp_min(0).sum(dim=-1)  # [t]
@@ -180,12 +185,9 @@ def compute_geometry(
                 n_fit[row, sl] = res.n_fit.cpu().numpy()
                 total_var[row, sl] = tv.cpu().numpy()
                 spectra[row, sl, : spec.dim] = norm.cpu().numpy()
-        for li, gram in grams.items():
-            spec = spec_of[li]
-            sl = slice(spec.token_offset, spec.token_offset + spec.num_tokens)
-            assert corr is not None
-            corr[row_of[li], sl, sl] = gram.correlation().cpu().numpy()
-        grams.clear()
+                fitting.update(b - a)
+            del mom
+        fitting.close()
 
     assert count is not None
     pooled_alpha = np.full(n_layers, nan)
@@ -224,4 +226,5 @@ def compute_geometry(
         corr=corr,
         corr_mean=corr_mean,
         corr_mean_spatial=corr_mean_spatial,
+        info={"batch_size": bsz, "device": str(device), "passes": len(plan.passes)},
     )

@@ -173,6 +173,9 @@ def _chunk_sums(
         return result
     # Recompute only the flagged rows: in float64 first, exactly if even that is out of range.
     rows = result.flagged.nonzero().squeeze(1)  # [R]
+    if source.dtype == _F64:  # already the wide range
+        _assign(result, rows, _exact(source, chunk, rows, cols, need_pairs))
+        return result
     redo = _fast(source, chunk, rows, cols, need_pairs, wide=True)
     if bool(redo.flagged.any()):
         _assign(redo, redo.flagged, _exact(source, chunk, rows[redo.flagged], cols, need_pairs))

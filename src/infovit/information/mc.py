@@ -110,7 +110,10 @@ class MonteCarloSource:
         out = torch.empty(
             a.shape[0], a.shape[1], stop - start, dtype=self.dtype, device=self.device
         )
-        torch.bmm(a[:c], b, out=out[:c])
+        if c == 1:  # a plain GEMM is ~10% faster than a batch of one
+            torch.mm(a[0], b[0], out=out[0])
+        else:
+            torch.bmm(a[:c], b, out=out[:c])
         if self.has_dup:
             torch.bmm(a[c:], b, out=out[c:])
         return out  # [T, S, Lc]

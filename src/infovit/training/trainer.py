@@ -108,7 +108,6 @@ def train(
 
     ``stop_after_epochs`` ends this call early (the run stays resumable), e.g. for tests.
     """
-    device = resolve_device(config.optim.device)
     if resume:
         run = RunFolder.open(out)
         config = run.config()
@@ -116,6 +115,9 @@ def train(
             raise InfovitError(
                 f"run {str(out)!r} has no checkpoint yet; start it again without --resume"
             )
+    if config is None:
+        raise ValueError("train() needs a config unless resuming")
+    device = resolve_device(config.optim.device)
     torch.manual_seed(config.optim.seed)
     train_set, train_loader, val_loader = build_loaders(config, device)
     if not resume:
@@ -253,7 +255,7 @@ def _train_epoch(
         sums["kl"] += float(parts.kl_image) * b
         sums["correct"] += accuracy_counts(out.logits.detach().float(), target, (1,))[0]
         sums["n"] += b
-        bar.set_postfix(loss=f"{float(parts.loss):.3f}", beta=f"{beta:.2g}")
+        bar.set_postfix(loss=f"{sums['loss'] / sums['n']:.3f}", beta=f"{beta:.2g}")
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0

@@ -1,0 +1,98 @@
+"""Training throughput of infovit's variants against plain timm ViT-Tiny, in one run.
+
+Prints images/s of a full training step (forward, CE + β·KL, backward, AdamW step) for
+plain timm ViT-Tiny with global average pooling, and infovit ``vit``, ``ib`` (r=32, h=64) and
+``no_attn``, with the same batch, interleaved round by round so machine load affects all alike;
+at 224 px (patch 16) and at 32 px (patch 4). The headline is the ratio ib / plain timm.
+
+    python benchmarks/train_throughput.py [--batch 32] [--rounds 3] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import timm
+import torch
+import torch.nn.functional as F
+
+from infovit.model import BottleneckConfig, ModelConfig, build_model
+
+
+def make_models(img: int, patch: int, device: torch.device) -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    models: dict[str, torch.nn.Module] = {
+        "timm": timm.create_model(
+            "vit_tiny_patch16_224", img_size=img, patch_size=patch, num_classes=100,
+            class_token=False, global_pool="avg",
+        )
+    }  # fmt: skip
+    for variant in ("vit", "ib", "no_attn"):
+        cfg = ModelConfig(
+            variant=variant, img_size=img, patch_size=patch, num_classes=100,
+            bottleneck=BottleneckConfig(rank=32, hidden=64),
+        )  # fmt: skip
+        models[variant] = build_model(cfg)
+    return {k: m.to(device).train() for k, m in models.items()}
+
+
+def step_fn(name: str, model: torch.nn.Module, opt: torch.optim.Optimizer):
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        if name == "timm":
+            loss = F.cross_entropy(model(x), y)
+        else:
+            out = model.forward_info(x)
+            loss = F.cross_entropy(out.logits, y)
+            if out.kl is not None:
+                loss = loss + 0.1 * out.kl.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def bench(
+    img: int, patch: int, batch: int, rounds: int, steps: int, device: torch.device
+) -> dict[str, float]:
+    models = make_models(img, patch, device)
+    steps_by = {
+        k: step_fn(k, m, torch.optim.AdamW(m.parameters(), lr=1e-4)) for k, m in models.items()
+    }
+    x = torch.randn(batch, 3, img, img, device=device)
+    y = torch.randint(0, 100, (batch,), device=device)
+    for step in steps_by.values():  # warm-up
+        step(x, y)
+    seconds = dict.fromkeys(models, 0.0)
+    for _ in range(rounds):
+        for name, step in steps_by.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step(x, y)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            seconds[name] += time.perf_counter() - t0
+    return {k: rounds * steps * batch / s for k, s in seconds.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    for img, patch, steps in ((224, 16, 1), (32, 4, 4)):
+        ips = bench(img, patch, args.batch, args.rounds, steps, device)
+        print(f"\n{img} px, patch {patch}, batch {args.batch}: training images/s")
+        for name, v in ips.items():
+            print(f"  {name:8s} {v:9.1f}   ratio to plain timm {v / ips['timm']:.3f}")
+        print(f"  => ib / plain timm = {ips['ib'] / ips['timm']:.3f}  (target ≥ 0.90)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Analyses of trained InfoViT runs (paper §4, App. B–D), each returning tables or arrays.
+
+One streamed extraction per model (:mod:`.extract`) feeds the spectrum, head firing, patch
+voting, KL maps and JSD; the repetition and extreme-patch probes re-run the model on chosen
+images. Figures live in :mod:`infovit.plotting` and only read these tables.
+"""
+
+from infovit.analysis.extract import Extraction, extract, extract_cached, subset_indices
+from infovit.analysis.extreme import ExtremePatches, extreme_patches, extreme_table
+from infovit.analysis.heads import active_heads, head_table, kl_grid, survival_table
+from infovit.analysis.jsd import JSD_BINS, jsd, jsd_bin_table, top_fraction
+from infovit.analysis.klmaps import SELECTIONS, kl_map, kl_map_table, select_images
+from infovit.analysis.repetition import RepetitionResult, repetition_probe, repetition_table
+from infovit.analysis.report import SECTIONS, AnalysisOptions, LoadedRun, analyze
+from infovit.analysis.spectrum import aggregate_spectrum, config_label, pareto_front, spectrum_row
+from infovit.analysis.tables import read_csv, write_csv
+from infovit.analysis.voting import inverse_simpson, logit_range, patch_top_classes, voting_table
+
+__all__ = [
+    "JSD_BINS",
+    "SECTIONS",
+    "SELECTIONS",
+    "AnalysisOptions",
+    "Extraction",
+    "ExtremePatches",
+    "LoadedRun",
+    "RepetitionResult",
+    "active_heads",
+    "aggregate_spectrum",
+    "analyze",
+    "config_label",
+    "extract",
+    "extract_cached",
+    "extreme_patches",
+    "extreme_table",
+    "head_table",
+    "inverse_simpson",
+    "jsd",
+    "jsd_bin_table",
+    "kl_grid",
+    "kl_map",
+    "kl_map_table",
+    "logit_range",
+    "pareto_front",
+    "patch_top_classes",
+    "read_csv",
+    "repetition_probe",
+    "repetition_table",
+    "select_images",
+    "spectrum_row",
+    "subset_indices",
+    "survival_table",
+    "top_fraction",
+    "voting_table",
+    "write_csv",
+]

@@ -1,0 +1,126 @@
+"""``infovit analyze``: tables and figures of the paper's analyses for one or more trained runs.
+
+Heavy imports (torch, timm, matplotlib) happen inside :func:`run` so ``infovit --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+_SECTIONS = ("spectrum", "heads", "voting", "klmaps", "jsd", "extreme", "repetition")
+
+_EXAMPLES = """\
+examples:
+  # the whole spectrum: endpoints plus IB runs at several β (seeds of one β are aggregated)
+  infovit analyze runs/no_attn runs/beta10_s1 runs/beta10_s2 runs/beta1 runs/vit \\
+      --out analysis/spectrum --passes 10
+
+  # quick look at head firing and KL maps of one run on 512 validation images
+  infovit analyze runs/beta1 --only heads,klmaps --max-images 512 --out analysis/beta1
+
+  # another data set than the one the first run was trained on
+  infovit analyze runs/beta1 --data imagenet100:/data/imagenet --out analysis/in100
+
+outputs (in --out): tables/*.csv, figures/*.png and *.pdf drawn from those tables, index.md and
+index.json listing every file, cache/<run>.npz (per-image extraction; re-runs load it instantly).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="spectrum, head firing, patch voting, KL maps, JSD and probes of trained runs",
+        description=(
+            "Analyse trained infovit runs as in the paper (§4, App. B–D): accuracy vs nats per "
+            "image, which heads fire, how patches vote, where the KL budget is spent, how far "
+            "models disagree (JSD), what the most informative patches look like and whether "
+            "heads react to repeated content. Each run is streamed once over the validation "
+            "set; results are cached."
+        ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by infovit train")
+    p.add_argument("--data", metavar="SPEC", help="data spec (default: the first run's)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--only",
+        default=",".join(_SECTIONS),
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(_SECTIONS)} (default: all)",
+    )
+    p.add_argument("--passes", type=int, default=1, help="stochastic validation passes K")
+    p.add_argument("--max-images", type=int, metavar="N", help="evenly spaced validation subset")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threshold", type=float, default=1e-2, help="active-head KL (nats)")
+    p.add_argument("--pairs", type=int, default=1024, help="repetition-probe (image, patch) pairs")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    p.add_argument("--tag", default="auto", help="checkpoint: best | last | auto")
+    p.add_argument("--seed", type=int, default=0, help="seed of image and patch sampling")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from infovit.analysis.report import AnalysisOptions, LoadedRun, analyze, describe_label
+    from infovit.data import build_dataset, parse_data_spec
+    from infovit.errors import InfovitError
+    from infovit.training.device import resolve_device
+    from infovit.training.run import RunFolder, load_model
+
+    only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+    bad = sorted(set(only) - set(_SECTIONS))
+    if bad or not only:
+        raise InfovitError(f"--only: unknown {bad}; choose from {','.join(_SECTIONS)}")
+    if args.passes < 1:
+        raise InfovitError(f"--passes must be ≥ 1, got {args.passes}")
+    device = str(resolve_device(args.device))
+    loaded, names = [], set()
+    spec = args.data
+    for path in args.runs:
+        folder = RunFolder.open(path)
+        model, config = load_model(path, tag=args.tag, device=device)
+        spec = spec or config.data.spec
+        parsed = parse_data_spec(spec)
+        img = None if parsed.name == "synthetic" else model.patch_embed.img_size[0]
+        dataset = build_dataset(parsed, "val", img_size=img)
+        name = Path(path).resolve().name
+        while name in names:
+            name += "_"
+        names.add(name)
+        ckpt = folder.checkpoint_path("best" if folder.has_checkpoint("best") else "last")
+        stat = ckpt.stat() if ckpt.is_file() else None
+        loaded.append(
+            LoadedRun(
+                name=name,
+                model=model,
+                dataset=dataset,
+                label=describe_label(config),
+                seed=config.optim.seed,
+                fingerprint={
+                    "run": str(Path(path).resolve()),
+                    "tag": args.tag,
+                    "checkpoint_mtime": stat.st_mtime if stat else None,
+                    "checkpoint_size": stat.st_size if stat else None,
+                    "data": str(parsed),
+                },
+                imagenet=parsed.name != "synthetic",
+            )
+        )
+    options = AnalysisOptions(
+        only=only,
+        passes=args.passes,
+        max_images=args.max_images,
+        batch_size=args.batch_size,
+        threshold=args.threshold,
+        pairs=args.pairs,
+        seed=args.seed,
+        device=device,
+        progress=not args.no_progress,
+    )
+    index = analyze(loaded, Path(args.out), options)
+    print(f"wrote {len(index['files'])} files to {args.out} (see index.md)")
+    return 0
