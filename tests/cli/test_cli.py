@@ -81,3 +81,14 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
     (out / "checkpoints" / "best.safetensors").write_bytes(b"garbage")
     assert main(["eval", str(out)]) == 2
     assert "unreadable" in capsys.readouterr().err
+
+
+def test_worker_wrapped_errors_stay_one_line():
+    from infovit.cli.main import one_line
+    from infovit.errors import InfovitError
+
+    wrapped = InfovitError(
+        "Caught InfovitError in DataLoader worker process 0.\nOriginal Traceback:\n  File x\n"
+        "infovit.errors.InfovitError: cannot read image 'a.jpg'"
+    )
+    assert one_line(wrapped) == "cannot read image 'a.jpg'"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import timm
@@ -22,6 +22,21 @@ def _small_vit(**kwargs: object) -> torch.nn.Module:
     }
     config.update(kwargs)
     return timm.create_model("vit_tiny_patch16_224", pretrained=False, **config).eval()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Run each test on one intra-op thread, restoring the setting afterwards.
+
+    The tensors here are tiny: with two OpenMP threads on a shared 2-core machine every small op
+    waits for a second core, which made the suite ~50x slower under load for no benefit.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture

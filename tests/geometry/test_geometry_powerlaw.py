@@ -115,3 +115,19 @@ def test_custom_range_and_parsing() -> None:
     for bad in ("5", "a:b", "50:5", "0:10", "3:4"):
         with pytest.raises(ValueError):
             parse_fit_range(bad)
+
+
+def test_threaded_eigenvalues_match_batched_call() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(7, 20, 30, generator=gen, dtype=torch.float64)
+    cov = a @ a.transpose(1, 2)  # [7, 20, 20]
+    ref = torch.flip(torch.linalg.eigvalsh(cov), dims=(-1,))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the thread-pool path
+    try:
+        got = covariance_eigenvalues(cov)
+        assert torch.get_num_threads() == 2  # restored after the pool
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(got, ref)
+    assert (got[:, :-1] >= got[:, 1:]).all()

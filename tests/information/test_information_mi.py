@@ -134,8 +134,11 @@ def test_reproducible_and_independent_of_chunking() -> None:
     a = mutual_information(mu, logvar, n_samples=9000, seed=11)
     b = mutual_information(mu, logvar, n_samples=9000, seed=11, row_chunk=97, col_chunk=61)
     c = mutual_information(mu, logvar, n_samples=9000, seed=12)
+    d = mutual_information(mu, logvar, n_samples=9000, seed=11, workers=2)
+    assert torch.get_num_threads() == 1  # the worker pool restores the thread setting
     assert b.value == pytest.approx(a.value, abs=1e-6)
     assert b.stderr == pytest.approx(a.stderr, rel=1e-5)
+    assert (d.value, d.stderr) == (a.value, a.stderr)
     assert c.value != a.value
 
 

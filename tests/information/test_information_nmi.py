@@ -142,3 +142,17 @@ def test_nmi_standard_error_matches_scatter_over_seeds() -> None:
     values = np.array([r.value for r in runs])
     ratio = values.std(ddof=1) / np.mean([r.stderr for r in runs])
     assert 0.6 < ratio < 1.5
+
+
+@pytest.mark.parametrize("method", ["mc", "bhattacharyya", "kl"])
+def test_two_draws_equal_one_draw_with_half_the_variance(method: str) -> None:
+    """With σ the same for every x, (U, U′) given x is summarised by (U+U′)/2 ~ N(μ, σ²/2)
+    (U−U′ does not depend on x), so I(U;U′) = 2 I(X;U) − I(X;Ū). Exact for the distance
+    methods, whose distances are then the same; within the error for Monte Carlo."""
+    mu, _ = _head(16, L=250, r=2)
+    lv = torch.tensor([[-1.0, -2.5]], dtype=torch.float64).expand(250, 2)
+    m = information_matrix([as_channel(mu, lv, "u")], method=method, n_samples=20000, seed=8)
+    mean_of_two = mutual_information(mu, lv - math.log(2.0), method=method, n_samples=20000)
+    expected = 2 * m.mi[0] - mean_of_two.value
+    tol = 4 * math.hypot(m.self_mi_se[0] + 2 * m.mi_se[0], mean_of_two.stderr) + 1e-6
+    assert abs(m.self_mi[0] - expected) <= tol

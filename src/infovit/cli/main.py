@@ -68,6 +68,14 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
     return rest, overrides
 
 
+def one_line(err: BaseException) -> str:
+    """The user-facing line of an error, also when a DataLoader worker wrapped it in a traceback."""
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else type(err).__name__
+    prefix = f"{InfovitError.__module__}.{InfovitError.__name__}: "
+    return last.removeprefix(prefix)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv, overrides = split_overrides(list(sys.argv[1:] if argv is None else argv))
@@ -81,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InfovitError as err:
-        print(f"infovit: error: {err}", file=sys.stderr)
+        print(f"infovit: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("infovit: interrupted", file=sys.stderr)

@@ -21,7 +21,13 @@ Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal
 
 which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (:func:`independent_patch_ceiling`), attained by
 choosing U of the maximising size. With tints decided perfectly, that is also the ceiling of the
-full label; the bound is tight, so a trained no-attention model should approach it from below.
+full label.
+
+Reaching it needs votes that break the symmetry between symbols. The data are symmetric under
+relabelling the symbols, and a vote that treats all symbols alike gives the same D(s₁) + D(s₂)
+for equal and unequal pairs, i.e. exactly chance on the bit: the **symbol-symmetric ceiling is
+1/2** (``symmetric=True``). No single patch carries first-order evidence for breaking the
+symmetry, so gradient training of a no-attention model lands at 1/2 in practice.
 """
 
 from __future__ import annotations
@@ -56,8 +62,11 @@ class SyntheticConfig:
         return 2 * self.tints
 
 
-def independent_patch_ceiling(symbols: int) -> float:
-    """Best accuracy on the repeat bit of any mean-of-patch-votes model (module docstring)."""
+def independent_patch_ceiling(symbols: int, symmetric: bool = False) -> float:
+    """Best accuracy on the repeat bit of any mean-of-patch-votes model (module docstring);
+    with ``symmetric=True``, of those whose votes treat all symbols alike (exactly 1/2)."""
+    if symmetric:
+        return 0.5
     S = symbols
     return max(u / (2 * S) + 0.5 * (1 - u * (u - 1) / (S * (S - 1))) for u in range(S + 1))
 

@@ -87,7 +87,8 @@ class _PairwiseRows:
 
     def chunks(self) -> Iterator[RowChunk]:
         for start in range(0, self.n_rows, self.row_chunk):
-            yield RowChunk(self.rows[start : start + self.row_chunk])
+            stop = min(self.n_rows, start + self.row_chunk)
+            yield RowChunk(self.rows[start:stop], torch.arange(start, stop))  # data: positions
 
 
 class BhattacharyyaSource(_PairwiseRows):
@@ -143,20 +144,14 @@ class KLSource(_PairwiseRows):
         self.row_factors = torch.zeros(self.n_channels, self.n_rows, width, dtype=dtype)
         self.col_factors = torch.zeros(self.n_channels, width, self.n_columns, dtype=dtype)
         for a, (ch, c) in enumerate(zip(self.channels, centers, strict=True)):
-            k = factor_width(ch.dim)
-            self.row_factors[a, :, :k] = kl_row_factors(ch.mu[rows], ch.logvar[rows], c).to(dtype)
-            self.col_factors[a, :k] = component_factors(ch.mu[columns], ch.logvar[columns], c).to(
-                dtype
-            )
+            rows_a = kl_row_factors(ch.mu[rows], ch.logvar[rows], c)  # [n_rows, K_a]
+            cols_a = component_factors(ch.mu[columns], ch.logvar[columns], c)  # [K_a, M]
+            self.row_factors[a, :, : rows_a.shape[1]] = rows_a.to(dtype)
+            self.col_factors[a, : cols_a.shape[0]] = cols_a.to(dtype)
         self.row_factors = self.row_factors.to(device)
         self.col_factors = self.col_factors.to(device)
-        self._rows_sorted = torch.sort(rows)
-
-    def _row_positions(self, rows: Tensor) -> Tensor:
-        values, order = self._rows_sorted
-        return order[torch.searchsorted(values, rows)]  # positions of these patches in self.rows
 
     def tiles(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None = None) -> Tensor:
-        rows = chunk.rows if select is None else chunk.rows[select.cpu()]
-        a = self.row_factors[:, self._row_positions(rows).to(self.device)]  # [C, S, K]
+        positions = chunk.data if select is None else chunk.data[select.cpu()]
+        a = self.row_factors[:, positions.to(self.device)]  # [C, S, K]
         return torch.bmm(a, self.col_factors[:, :, start:stop])  # [C, S, Lc]

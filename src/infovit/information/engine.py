@@ -21,7 +21,9 @@ the common case.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -183,31 +185,57 @@ def _chunk_sums(
     return result
 
 
-def log_sums(source: TileSource, *, col_chunk: int, need_pairs: bool) -> Iterator[LogSums]:
-    """Stream :class:`LogSums` over the source's row chunks (memory: one chunk of tiles)."""
+def _finish(source: TileSource, chunk: RowChunk, sums: _Sums) -> LogSums:
     n_main = source.n_channels
+    single, pair, self_pair = (
+        x.cpu() if x is not None else None for x in (sums.single, sums.pair, sums.self_pair)
+    )
+    # The row's own component belongs to its marginal even when not among the M columns:
+    # its log-ratio is exactly 0 (for every channel and pair), so add e⁰ = 1.
+    missing = ~source.in_columns[chunk.rows]  # [S]
+    if bool(missing.any()):
+        zero = torch.zeros((), dtype=_F64)
+        single[missing] = torch.logaddexp(single[missing], zero)
+        if pair is not None and self_pair is not None:
+            pair[missing] = torch.logaddexp(pair[missing], zero)
+            self_pair[missing] = torch.logaddexp(self_pair[missing], zero)
+    count = torch.full(missing.shape, float(source.n_columns), dtype=_F64) + missing.to(_F64)
+    return LogSums(
+        rows=chunk.rows,
+        log_count=count.log(),
+        single=single[:, :n_main],
+        single_dup=single[:, n_main:] if source.has_dup else single[:, :n_main],
+        pair=pair,
+        self_pair=self_pair,
+    )
+
+
+def log_sums(
+    source: TileSource, *, col_chunk: int, need_pairs: bool, workers: int = 1
+) -> Iterator[LogSums]:
+    """Stream :class:`LogSums` over the source's row chunks, in order.
+
+    ``workers > 1`` processes row chunks on that many threads with one intra-op thread each
+    (the caller sets MKL's process-wide count to 1): per-tile ops are too small to split across
+    cores efficiently, and an OpenMP barrier per op stalls badly on a busy machine, while whole
+    chunks are independent. Memory: ``2·workers`` chunks of tiles in flight.
+    """
     cols = _columns(source, col_chunk)
-    for chunk in source.chunks():
-        n = int(chunk.rows.shape[0])
-        sums = _chunk_sums(source, chunk, cols, need_pairs)
-        single, pair, self_pair = (
-            x.cpu() if x is not None else None for x in (sums.single, sums.pair, sums.self_pair)
-        )
-        # The row's own component belongs to its marginal even when not among the M columns:
-        # its log-ratio is exactly 0 (for every channel and pair), so add e⁰ = 1.
-        missing = ~source.in_columns[chunk.rows]  # [S]
-        if bool(missing.any()):
-            zero = torch.zeros((), dtype=_F64)
-            single[missing] = torch.logaddexp(single[missing], zero)
-            if pair is not None and self_pair is not None:
-                pair[missing] = torch.logaddexp(pair[missing], zero)
-                self_pair[missing] = torch.logaddexp(self_pair[missing], zero)
-        count = torch.full((n,), float(source.n_columns), dtype=_F64) + missing.to(_F64)
-        yield LogSums(
-            rows=chunk.rows,
-            log_count=count.log(),
-            single=single[:, :n_main],
-            single_dup=single[:, n_main:] if source.has_dup else single[:, :n_main],
-            pair=pair,
-            self_pair=self_pair,
-        )
+
+    def work(chunk: RowChunk) -> LogSums:
+        if workers > 1:
+            torch.set_num_threads(1)  # OpenMP's thread count is per thread: set it in each worker
+        return _finish(source, chunk, _chunk_sums(source, chunk, cols, need_pairs))
+
+    if workers <= 1:
+        for chunk in source.chunks():
+            yield work(chunk)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[LogSums]] = deque()
+        for chunk in source.chunks():
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

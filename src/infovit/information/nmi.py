@@ -2,9 +2,12 @@
 
 * ``I(X;U)``: X = patch identity (uniform over L patches), U = the channel's latent.
 * ``I(U;V) = I(X;U) + I(X;V) − I(X;U,V)``, the joint channel being the concatenation.
-* ``NMI(U,V) = I(U;V) / sqrt(I(U;U′) I(V;V′))``, U′ an independent second draw of U given x.
-  Since U – X – U′ is a Markov chain, ``I(U;U′) ≤ I(X;U)`` with equality only for a
-  deterministic channel; normalising by it (not by I(X;U)) is what makes NMI(U, U) = 1.
+* ``NMI(U,V) = I(U;V) / sqrt(I(U;U′) I(V;V′))``, U′ an independent second draw of U given x:
+  the joint channel (U, U′) has parameters ``[μ, μ]``, ``[log σ², log σ²]``. A second look at
+  the same x tells more about it, ``I(X;U,U′) ≥ I(X;U)``, hence ``I(U;U′) = 2 I(X;U) −
+  I(X;U,U′) ≤ I(X;U)`` (U – X – U′ is a Markov chain), with equality only for a deterministic
+  channel. When σ does not depend on x, (U, U′) carries exactly what their mean does (a channel
+  with σ²/2). Normalising by I(U;U′), not by I(X;U), is what makes NMI(U, U) = 1.
 
 Methods: ``"mc"`` Monte Carlo (unbiased for the full marginal, error ~ 1/√n_samples);
 ``"bhattacharyya"`` (a lower bound, deterministic over all patches) and ``"kl"`` (an upper
@@ -24,9 +27,10 @@ Subsampling (both cut the cost, which is ∝ rows × components):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +132,20 @@ def _chunks(
     return rows, cols
 
 
+@contextlib.contextmanager
+def _one_intra_op_thread(enabled: bool) -> Iterator[None]:
+    """With a worker pool, every op runs single-threaded (restored on exit): tiny per-op
+    OpenMP regions cost more than they gain and stall whenever another process holds a core."""
+    before = torch.get_num_threads()
+    if enabled:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if enabled:
+            torch.set_num_threads(before)
+
+
 def _run(
     chans: list[GaussianChannel],
     *,
@@ -140,6 +158,7 @@ def _run(
     device: str | torch.device,
     row_chunk: int | None,
     col_chunk: int | None,
+    workers: int | None,
     progress: bool,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if method not in METHODS:
@@ -149,30 +168,34 @@ def _run(
     n_points = check_same_points(chans)
     started = time.perf_counter()
     dev = torch.device(device)
-    centers = [ch.mu.to(torch.float64).mean(dim=0) for ch in chans]  # [r] per channel
-    gemm_dtype = choose_dtype(chans, centers, dtype, joint=pairs)
-    columns = _subset(n_points, n_components, seed, STREAM_COLUMNS, "n_components")
-    n_tiles = len(chans) * (2 if pairs and method == "mc" else 1)
-    rows_per_chunk, cols_per_chunk = _chunks(method, n_tiles, row_chunk, col_chunk)
-    common = dict(dtype=gemm_dtype, device=dev, row_chunk=rows_per_chunk, centers=centers)
-    source: TileSource
-    if method == "mc":
-        source = MonteCarloSource(
-            chans, columns, n_samples=n_samples, seed=seed, with_dup=pairs, **common
-        )
-        n_rows, fpc = source.n_rows, 1.0
-    else:
-        rows = _subset(n_points, n_samples, seed, STREAM_ROWS, "n_samples")
-        cls = BhattacharyyaSource if method == "bhattacharyya" else KLSource
-        source = cls(chans, rows, columns, **common)
-        n_rows = int(rows.shape[0])
-        fpc = math.sqrt(max(0.0, 1.0 - n_rows / n_points))
-    moments = Moments(len(chans), pairs)
-    bar = tqdm(total=n_rows, unit="row", desc=f"{method}", disable=not progress, leave=False)
-    with bar, torch.inference_mode():
-        for sums in log_sums(source, col_chunk=cols_per_chunk, need_pairs=pairs):
-            moments.add(sums)
-            bar.update(int(sums.rows.shape[0]))
+    if workers is None:
+        workers = torch.get_num_threads() if dev.type == "cpu" else 1
+    with _one_intra_op_thread(workers > 1), torch.inference_mode():
+        centers = [ch.mu.to(torch.float64).mean(dim=0) for ch in chans]  # [r] per channel
+        gemm_dtype = choose_dtype(chans, centers, dtype, joint=pairs)
+        columns = _subset(n_points, n_components, seed, STREAM_COLUMNS, "n_components")
+        n_tiles = len(chans) * (2 if pairs and method == "mc" else 1)
+        rows_per_chunk, cols_per_chunk = _chunks(method, n_tiles, row_chunk, col_chunk)
+        common = dict(dtype=gemm_dtype, device=dev, row_chunk=rows_per_chunk, centers=centers)
+        source: TileSource
+        if method == "mc":
+            source = MonteCarloSource(
+                chans, columns, n_samples=n_samples, seed=seed, with_dup=pairs, **common
+            )
+            n_rows, fpc = source.n_rows, 1.0
+        else:
+            rows = _subset(n_points, n_samples, seed, STREAM_ROWS, "n_samples")
+            cls = BhattacharyyaSource if method == "bhattacharyya" else KLSource
+            source = cls(chans, rows, columns, **common)
+            n_rows = int(rows.shape[0])
+            fpc = math.sqrt(max(0.0, 1.0 - n_rows / n_points))
+        moments = Moments(len(chans), pairs)
+        bar = tqdm(total=n_rows, unit="row", desc=method, disable=not progress, leave=False)
+        with bar:
+            stream = log_sums(source, col_chunk=cols_per_chunk, need_pairs=pairs, workers=workers)
+            for sums in stream:
+                moments.add(sums)
+                bar.update(int(sums.rows.shape[0]))
     settings = {
         "method": method,
         "n_points": n_points,
@@ -180,6 +203,7 @@ def _run(
         "n_components": int(columns.shape[0]),
         "seed": int(seed),
         "dtype": str(gemm_dtype).removeprefix("torch."),
+        "workers": workers,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return moments.result(fpc), settings
@@ -196,6 +220,7 @@ def information_matrix(
     device: str | torch.device = "cpu",
     row_chunk: int | None = None,
     col_chunk: int | None = None,
+    workers: int | None = None,
     progress: bool = False,
 ) -> InformationMatrix:
     """I(X;U), I(U;U′), I(U;V) and NMI for every channel and pair, with standard errors.
@@ -203,7 +228,9 @@ def information_matrix(
     All channels must cover the same patches in the same order. Cost ∝ rows × components ×
     (channels · r + channels²); see the module docstring for ``n_samples``/``n_components``.
     ``dtype="auto"`` picks float32 GEMMs unless rounding could move the estimate by ~1e-3 nats
-    (see :func:`infovit.information.gaussian.choose_dtype`), float64 otherwise.
+    (see :func:`infovit.information.gaussian.choose_dtype`), float64 otherwise. ``workers``:
+    threads over row chunks (default ``torch.get_num_threads()`` on CPU); results do not depend
+    on it, on the chunk sizes or on the device's thread count — only on ``seed``.
     """
     chans = _channels(channels)
     res, settings = _run(
@@ -217,6 +244,7 @@ def information_matrix(
         device=device,
         row_chunk=row_chunk,
         col_chunk=col_chunk,
+        workers=workers,
         progress=progress,
     )
     return InformationMatrix(
@@ -236,6 +264,7 @@ def mutual_information(
     device: str | torch.device = "cpu",
     row_chunk: int | None = None,
     col_chunk: int | None = None,
+    workers: int | None = None,
     progress: bool = False,
 ) -> Estimate:
     """I(X;U) in nats for one channel with posteriors ``mu, logvar [L, r]`` (eq. 4)."""
@@ -250,6 +279,7 @@ def mutual_information(
         device=device,
         row_chunk=row_chunk,
         col_chunk=col_chunk,
+        workers=workers,
         progress=progress,
     )
     return Estimate(float(res["mi"][0]), float(res["mi_se"][0]))

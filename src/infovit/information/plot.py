@@ -51,7 +51,7 @@ def plot_nmi_heatmap(
             for i in range(n_rows):
                 for j in range(n_cols):
                     v, e = panel.nmi[i, j], panel.nmi_se[i, j]
-                    text = "n/a" if np.isnan(v) else f"{v:.2f}\n±{e:.2f}"
+                    text = "n/a" if np.isnan(v) else f"{v:.2f}\n±{e:.1g}"
                     color = "black" if (not np.isnan(v) and v > 0.6) else "white"
                     ax.text(j, i, text, ha="center", va="center", fontsize=6, color=color)
     if image is not None:

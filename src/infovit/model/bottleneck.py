@@ -6,7 +6,7 @@ drawn, and a decoder maps z back to Δ̂ of the head's width. The KL of q(z|Δ) 
 N(0, I) is the number of nats that head writes into that token's residual stream.
 
 All heads of a block are computed together: their weights are stacked along a leading head
-axis and applied with one batched matrix product per layer (``baddbmm``), never a Python loop.
+axis and applied with one batched matrix product per layer (``bmm``), never a Python loop.
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ class _StackedLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)  # [H, M, fan_out]
+        # bmm then an in-place bias add: baddbmm would first copy the broadcast bias into the
+        # output, a full extra pass over [H, M, fan_out] (bmm's backward does not need its output)
+        return torch.bmm(x, self.weight).add_(self.bias)  # [H, M, fan_out]
 
 
 class HeadBottleneck(nn.Module):

@@ -63,9 +63,15 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> str
     rows = spectrum_rows(runs, passes=5, progress=progress)
     if not rows:
         raise InfovitError("the demo trained no model")
-    ceiling = independent_patch_ceiling(SyntheticConfig().symbols)
-    table = write_summary(rows, out, ceiling=ceiling)
-    figures = plot_spectrum(rows, out / "spectrum", ceiling=ceiling)
+    symbols = SyntheticConfig().symbols
+    ceilings = {
+        "independent-patch ceiling, symbol-symmetric votes": independent_patch_ceiling(
+            symbols, symmetric=True
+        ),
+        "independent-patch ceiling, any votes": independent_patch_ceiling(symbols),
+    }
+    table = write_summary(rows, out, ceilings=ceilings)
+    figures = plot_spectrum(rows, out / "spectrum", ceilings=ceilings)
     minutes = (time.perf_counter() - t0) / 60
     return (
         table

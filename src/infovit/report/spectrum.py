@@ -87,9 +87,10 @@ def write_summary(
         else:
             kl = f"{r.kl_per_image:.3g} ± {r.kl_per_image_std or 0:.2g}"
         lines.append(f"| {r.name} | {beta} | {r.top1:.1f} ± {r.top1_std:.1f} | {kl} |")
-    if ceiling is not None:
+    if ceilings:
         lines.append("")
-        lines.append(f"Independent-patch ceiling of this data: {100 * ceiling:.1f}% top-1.")
+        for label, value in ceilings.items():
+            lines.append(f"- {label}: {100 * value:.1f}% top-1")
     table = "\n".join(lines) + "\n"
     write_text(out_dir / "summary.md", table)
     return table
@@ -140,8 +141,8 @@ def plot_spectrum(
             )
         if r.variant == "vit":
             ax.axhline(r.top1, color="C2", ls="--", label="unmodified ViT")
-    if ceiling is not None:
-        ax.axhline(100 * ceiling, color="C3", ls=":", lw=1, label="independent-patch ceiling")
+    for i, (label, value) in enumerate((ceilings or {}).items()):
+        ax.axhline(100 * value, color="C3", ls=(":", "-.")[i % 2], lw=1, label=label)
     ax.set_xlabel("total KL from attention heads (nats per image, log scale)")
     ax.set_ylabel("validation top-1 accuracy (%)")
     ax.set_title("Accuracy vs routed information")
