@@ -66,7 +66,7 @@ def spectrum_rows(
 
 
 def write_summary(
-    rows: list[SpectrumRow], out_dir: str | Path, ceiling: float | None = None
+    rows: list[SpectrumRow], out_dir: str | Path, ceilings: dict[str, float] | None = None
 ) -> str:
     """Write ``summary.csv`` and ``summary.md``; return the Markdown table."""
     out_dir = Path(out_dir)
@@ -97,7 +97,7 @@ def write_summary(
 
 
 def plot_spectrum(
-    rows: list[SpectrumRow], out_path: str | Path, ceiling: float | None = None
+    rows: list[SpectrumRow], out_path: str | Path, ceilings: dict[str, float] | None = None
 ) -> list[Path]:
     """Val top-1 vs total KL per image (log x). Endpoints: no-attention at the left edge,
     unmodified ViT as a band at the right; writes PNG and PDF next to ``out_path``."""
