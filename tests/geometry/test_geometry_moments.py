@@ -65,7 +65,8 @@ def test_token_range_with_and_without_gram() -> None:
             ref = np.cov(x[:, t].numpy(), rowvar=False)
             np.testing.assert_allclose(mom.covariance()[i].numpy(), ref, rtol=1e-9, atol=1e-9)
             np.testing.assert_allclose(mom.mean()[i].numpy(), x[:, t].mean(0).numpy())
-    assert shared.correlation().shape == (5, 5)
+    flat = x.permute(1, 0, 2).reshape(5, -1).numpy()  # [T, N·D]
+    np.testing.assert_allclose(shared.correlation().numpy(), np.corrcoef(flat), atol=1e-9)
     with pytest.raises(ValueError, match="gram"):
         plain.correlation()
 
@@ -74,7 +75,7 @@ def test_bytes_and_errors() -> None:
     for cov, gram in (((0, 3), False), ((1, 2), True), ((0, 0), True)):
         mom = LayerMoments(3, 4, cov_tokens=cov, gram=gram)
         assert mom.nbytes == LayerMoments.nbytes_for(3, 4, cov[1] - cov[0], gram)
-    assert LayerMoments.nbytes_for(3, 4, 3, False) == 8 * 3 * (16 + 8)
+    assert LayerMoments.nbytes_for(3, 4, 3, False) == 8 * 3 * (5 * 5 + 4)  # (D+1)² + shift
     mom = LayerMoments(3, 4)
     with pytest.raises(ValueError):
         mom.update(torch.zeros(2, 3, 5))

@@ -126,10 +126,10 @@ class Plan:
 
 def _work_bytes(spec: LayerSpec, batch_size: int, correlation: bool) -> int:
     t_sub = min(spec.num_tokens, chunk_tokens_for(spec.dim))
-    if correlation:  # one float64 [T, B, D] copy of the whole layer, shared by both products
-        stream = 8 * batch_size * spec.dim * (spec.num_tokens + t_sub)
-    else:  # float64 [t, B, D] copies of token sub-chunks (+ matmul staging)
-        stream = 2 * 8 * batch_size * t_sub * spec.dim
+    # The float64 batch buffer: the whole layer when its Gram is accumulated, else a sub-chunk;
+    # + one sub-chunk for matmul staging and the first batch's mean.
+    rows = spec.num_tokens if correlation else t_sub
+    stream = LayerMoments.scratch_bytes_for(rows + t_sub, spec.dim, batch_size)
     eig = 3 * 8 * t_sub * spec.dim * spec.dim  # covariance batch + eigvalsh workspace
     return max(stream, eig)
 

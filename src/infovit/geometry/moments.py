@@ -1,6 +1,6 @@
 """Streamed per-token moments of one layer in float64 (memory independent of N).
 
-Each token keeps Σ y and, for the tokens whose covariance is wanted, Σ y yᵀ of its representation
+For the tokens whose covariance is wanted each token keeps Σ y, Σ y yᵀ of its representation
 y = x − s, where s is a fixed per-(token, dim) shift (the mean of the first batch). Shifting removes
 the large common offsets of residual-stream activations before any product is formed, so the
 covariance Σyyᵀ/n − ȳȳᵀ does not cancel catastrophically; it is exact for any shift.
@@ -8,6 +8,8 @@ covariance Σyyᵀ/n − ȳȳᵀ does not cancel catastrophically; it is exact f
 Optionally the same shifted batch also feeds the token Gram Σ_{n,d} y_a y_b of all token pairs,
 from which :func:`~infovit.geometry.correlation.flat_pearson` recovers the inter-token correlation.
 Both share one float64 copy of the batch: the conversion costs as much as either product.
+Shifted float64 accumulation also makes a token that never changes (the class token before the
+first block) exactly zero-variance, not rounding noise.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ class LayerMoments:
         cov_tokens: token range ``(start, stop)`` whose D × D second moments are kept (default
             all; ``(0, 0)`` for none).
         gram: also keep the [T, T] token Gram for the flattened Pearson correlation.
-        chunk_tokens: tokens per batched matmul / float64 copy, bounding scratch memory.
+        chunk_tokens: tokens per batched matmul (and per float64 copy without the Gram).
+
+    Each batch is copied once into a persistent float64 buffer [t, B, D + 1] whose last column
+    is 1, so one ``baddbmm`` yields Σ yyᵀ, Σ y and n together ([D + 1, D + 1] per token) and the
+    Gram of the same buffer carries Σ_{n,d} y_a y_b (+ n from the ones).
     """
 
     def __init__(
@@ -44,26 +50,35 @@ class LayerMoments:
             raise ValueError(f"cov_tokens {cov_tokens} outside 0..{num_tokens}")
         self.num_tokens, self.dim = num_tokens, dim
         self.start, self.stop = start, stop
-        # Tokens whose shift and Σy are kept: all of them for the Gram, else the covariance range.
+        # Tokens whose shift is kept: all of them for the Gram, else the covariance range.
         self.lo, self.hi = (0, num_tokens) if gram else (start, stop)
         self.device = torch.device(device)
         self.chunk_tokens = max(1, chunk_tokens or num_tokens)
         self.count = 0
         f64 = {"dtype": torch.float64, "device": self.device}
         self.shift = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D]
-        self.sum = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D] Σ y
-        self.outer = torch.zeros(stop - start, dim, dim, **f64)  # [t_cov, D, D] Σ y yᵀ
+        self.outer = torch.zeros(stop - start, dim + 1, dim + 1, **f64)  # [t_cov, D+1, D+1]
         self.gram = torch.zeros(num_tokens, num_tokens, **f64) if gram else None  # [T, T]
+        # Σy of Gram tokens outside the covariance range (inside it, Σy sits in ``outer``).
+        self.rest_sum = torch.zeros(num_tokens - (stop - start) if gram else 0, dim, **f64)
+        self._buf: torch.Tensor | None = None  # [t, B, D+1] float64 scratch, reused
 
     @staticmethod
     def nbytes_for(num_tokens: int, dim: int, cov_tokens: int, gram: bool) -> int:
         """Bytes of the accumulators for ``cov_tokens`` covariances (+ the Gram if asked)."""
         kept = num_tokens if gram else cov_tokens
-        return 8 * (2 * kept * dim + cov_tokens * dim * dim + (num_tokens**2 if gram else 0))
+        rest = num_tokens - cov_tokens if gram else 0
+        gram_bytes = num_tokens * num_tokens if gram else 0
+        return 8 * (cov_tokens * (dim + 1) ** 2 + (kept + rest) * dim + gram_bytes)
+
+    @staticmethod
+    def scratch_bytes_for(tokens: int, dim: int, batch_size: int) -> int:
+        """Bytes of the float64 batch buffer for ``tokens`` tokens."""
+        return 8 * tokens * batch_size * (dim + 1)
 
     @property
     def nbytes(self) -> int:
-        tensors = [self.shift, self.sum, self.outer]
+        tensors = [self.shift, self.outer, self.rest_sum]
         if self.gram is not None:
             tensors.append(self.gram)
         return sum(t.numel() * t.element_size() for t in tensors)
@@ -80,12 +95,15 @@ class LayerMoments:
         if x.shape[0] == 0:
             return
         if self.gram is not None:
-            y = self._shifted(x, 0, self.num_tokens)  # [T, B, D]
-            flat = y.view(self.num_tokens, -1)  # [T, B·D]
+            y = self._shifted(x, 0, self.num_tokens)  # [T, B, D+1]
+            flat = y.view(self.num_tokens, -1)  # [T, B·(D+1)]
             self.gram.addmm_(flat, flat.T)
             for a in range(self.start, self.stop, self.chunk_tokens):
                 b = min(a + self.chunk_tokens, self.stop)
                 self._outer(y[a:b], a)
+            if self.rest_sum.shape[0]:
+                rest = torch.cat([y[: self.start, :, : self.dim], y[self.stop :, :, : self.dim]])
+                self.rest_sum += rest.sum(dim=1)
         else:
             for a in range(self.start, self.stop, self.chunk_tokens):
                 b = min(a + self.chunk_tokens, self.stop)
@@ -93,32 +111,49 @@ class LayerMoments:
         self.count += x.shape[0]
 
     def _shifted(self, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
-        """Float64 copy of tokens a:b, shifted, token-major [t, B, D]; also adds to Σy."""
-        y = torch.empty(b - a, x.shape[0], self.dim, dtype=torch.float64, device=self.device)
-        y.copy_(x[:, a:b].permute(1, 0, 2))
+        """Tokens a:b of the batch, shifted, float64, token-major with a ones column [t, B, D+1]."""
+        t, batch = b - a, x.shape[0]
+        buf = self._buf
+        if buf is None or buf.shape[1] != batch or buf.shape[0] < t:
+            rows = self.num_tokens if self.gram is not None else min(self.chunk_tokens, self.stop)
+            buf = torch.ones(
+                max(rows, t), batch, self.dim + 1, dtype=torch.float64, device=self.device
+            )
+            self._buf = buf
+        y = buf[:t]
+        body = y[:, :, : self.dim]  # [t, B, D] view; the last column stays 1
+        body.copy_(x[:, a:b].permute(1, 0, 2))
         rows = slice(a - self.lo, b - self.lo)
         if self.count == 0:
-            self.shift[rows] = y.mean(dim=1)
-        y -= self.shift[rows].unsqueeze(1)
-        self.sum[rows] += y.sum(dim=1)
+            self.shift[rows] = body.mean(dim=1)
+        body -= self.shift[rows].unsqueeze(1)
         return y
 
     def _outer(self, y: torch.Tensor, a: int) -> None:
         rows = slice(a - self.start, a - self.start + y.shape[0])
-        self.outer[rows].baddbmm_(y.transpose(1, 2), y)  # += [t, D, B] @ [t, B, D]
+        self.outer[rows].baddbmm_(y.transpose(1, 2), y)  # += [t, D+1, B] @ [t, B, D+1]
+
+    def release(self) -> None:
+        """Drop the batch buffer once streaming is over (the moments stay)."""
+        self._buf = None
+
+    def _sum(self) -> torch.Tensor:
+        """Σy of the covariance tokens [t_cov, D] (the ones column of the augmented moments)."""
+        return self.outer[:, self.dim, : self.dim]
 
     def mean(self) -> torch.Tensor:
         """Per-token mean [t_cov, D] (float64) of the covariance tokens."""
         self._need(1)
         rows = slice(self.start - self.lo, self.stop - self.lo)
-        return self.shift[rows] + self.sum[rows] / self.count
+        return self.shift[rows] + self._sum() / self.count
 
     def covariance(self, a: int = 0, b: int | None = None) -> torch.Tensor:
         """Unbiased covariance [b − a, D, D] (float64) of covariance tokens a:b (range-local)."""
         self._need(2)
         b = self.num_cov_tokens if b is None else b
-        ybar = self.sum[self.start - self.lo + a : self.start - self.lo + b] / self.count  # [t, D]
-        cov = self.outer[a:b] - self.count * ybar.unsqueeze(2) * ybar.unsqueeze(1)
+        d = self.dim
+        ybar = self.outer[a:b, d, :d] / self.count  # [t, D]
+        cov = self.outer[a:b, :d, :d] - self.count * ybar.unsqueeze(2) * ybar.unsqueeze(1)
         return cov / (self.count - 1)
 
     def correlation(self) -> torch.Tensor:
@@ -126,7 +161,9 @@ class LayerMoments:
         if self.gram is None:
             raise ValueError("constructed without gram=True")
         self._need(1)
-        return flat_pearson(self.gram, self.sum, self.shift, self.count)
+        sums = torch.cat([self.rest_sum[: self.start], self._sum(), self.rest_sum[self.start :]])
+        # Each image adds 1 · 1 from the ones column to every Gram entry.
+        return flat_pearson(self.gram - self.count, sums, self.shift, self.count)
 
     def _need(self, n: int) -> None:
         if self.count < n:

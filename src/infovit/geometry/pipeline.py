@@ -7,6 +7,7 @@ Afterwards each token's covariance is eigendecomposed (batched ``eigvalsh``) and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +26,12 @@ from infovit.geometry.extract import (
     token_labels,
 )
 from infovit.geometry.moments import LayerMoments, pooled_covariance
-from infovit.geometry.powerlaw import FitConfig, covariance_eigenvalues, fit_powerlaw
+from infovit.geometry.powerlaw import (
+    FitConfig,
+    covariance_eigenvalues,
+    fit_powerlaw,
+    intra_op_threads,
+)
 
 __all__ = ["GeometryResult", "compute_geometry"]
 
@@ -96,6 +102,8 @@ def _run_pass(
         images = _images(batch).to(device, non_blocking=True)
         run_layers(model, images, pas.layers, consume)
         seen += images.shape[0]
+    for _, mom in acc.values():
+        mom.release()
     return acc, seen
 
 
@@ -144,9 +152,13 @@ def compute_geometry(
     count: int | None = None
 
     spec_of = {s.index: s for s in specs}
+    seconds = {"stream": 0.0, "fit": 0.0}  # where the time goes (reported in ``info``)
     for p_i, pas in enumerate(plan.passes):
         label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
+        t0 = time.perf_counter()
         acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label)
+        t1 = time.perf_counter()
+        seconds["stream"] += t1 - t0
         if count is None:
             count = seen
         elif seen != count:
@@ -188,8 +200,10 @@ def compute_geometry(
                 fitting.update(b - a)
             del mom
         fitting.close()
+        seconds["fit"] += time.perf_counter() - t1
 
     assert count is not None
+    t2 = time.perf_counter()
     pooled_alpha = np.full(n_layers, nan)
     pooled_r2 = np.full(n_layers, nan)
     pooled_spectra = np.full((n_layers, k), nan, dtype=np.float32)
@@ -202,6 +216,7 @@ def compute_geometry(
         pooled_r2[row] = float(res.r2)
         pooled_spectra[row, : s.dim] = (lam.clamp_min(0) / lam.clamp_min(0).sum()).numpy()
 
+    seconds["fit"] += time.perf_counter() - t2
     corr_mean = corr_mean_spatial = None
     if corr is not None:
         ct = torch.from_numpy(corr)
@@ -226,5 +241,10 @@ def compute_geometry(
         corr=corr,
         corr_mean=corr_mean,
         corr_mean_spatial=corr_mean_spatial,
-        info={"batch_size": bsz, "device": str(device), "passes": len(plan.passes)},
+        info={
+            "batch_size": bsz,
+            "device": str(device),
+            "passes": len(plan.passes),
+            "seconds": seconds,
+        },
     )

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from infovit.information.channel import GaussianChannel, check_same_points
-from infovit.information.engine import RowChunk
+from infovit.information.engine import RowChunk, scratch
 from infovit.information.gaussian import component_factors, factor_width, kl_row_factors
 
 __all__ = ["BhattacharyyaSource", "KLSource", "bhattacharyya_matrix"]
@@ -29,21 +29,25 @@ _F64 = torch.float64
 
 
 def bhattacharyya_matrix(
-    mu_rows: Tensor, logvar_rows: Tensor, mu_cols: Tensor, logvar_cols: Tensor
+    mu_rows: Tensor,
+    logvar_rows: Tensor,
+    mu_cols: Tensor,
+    logvar_cols: Tensor,
+    out: Tensor | None = None,
 ) -> Tensor:
-    """``D_B(p_i, p_j)`` for diagonal Gaussians, ``[S, M]`` in the inputs' dtype.
+    """``D_B(p_i, p_j)`` for diagonal Gaussians, ``[S, M]`` in the inputs' dtype (into ``out``).
 
     ``D_B = Σ_k [(μ_ik−μ_jk)² / (4 s_k) + ½ log(s_k / 2)] − ¼ Σ_k (λ_ik + λ_jk)``,
     ``s_k = σ_ik² + σ_jk²``. The log of ``s`` is taken once per group of dims, of their product
     (a group is as large as the float range allows), which keeps the cost near 5 passes per dim.
     """
-    dtype = mu_rows.dtype
+    dtype, device = mu_rows.dtype, mu_rows.device
     s_rows, s_cols = torch.exp(logvar_rows), torch.exp(logvar_cols)  # [S, r], [M, r]
     n, m, r = mu_rows.shape[0], mu_cols.shape[0], mu_rows.shape[1]
-    quad = torch.zeros(n, m, dtype=dtype, device=mu_rows.device)  # Σ_k Δ²/(4s)
-    logs = torch.zeros_like(quad)  # Σ_k log s
-    prod = torch.ones_like(quad)
-    s, d = torch.empty_like(quad), torch.empty_like(quad)
+    quad = torch.zeros(n, m, dtype=dtype, device=device) if out is None else out.zero_()
+    logs, prod, s, d = (scratch(f"bd{i}", (n, m), dtype, device) for i in range(4))
+    logs.zero_()  # Σ_k log s
+    prod.fill_(1.0)
     widest = max(
         abs(math.log(2.0) + float(logvar_rows.min().clamp(max=logvar_cols.min()))),
         abs(math.log(2.0) + float(logvar_rows.max().clamp(min=logvar_cols.max()))),
@@ -53,13 +57,14 @@ def bhattacharyya_matrix(
     for k in range(r):
         torch.add(s_rows[:, k, None], s_cols[None, :, k], out=s)  # [S, M]
         torch.sub(mu_rows[:, k, None], mu_cols[None, :, k], out=d).square_()
-        quad.addcdiv_(d, s, value=0.25)
+        quad.addcdiv_(d, s, value=0.25)  # Σ_k Δ²/(4s)
         prod.mul_(s)
         if (k + 1) % group == 0 or k == r - 1:
             logs.add_(prod.log_())
             prod.fill_(1.0)
-    lam = 0.25 * (logvar_rows.sum(dim=1)[:, None] + logvar_cols.sum(dim=1)[None, :])  # [S, M]
-    return quad.add_(logs, alpha=0.5).sub_(lam).sub_(0.5 * r * math.log(2.0))
+    quad.add_(logs, alpha=0.5).sub_(0.5 * r * math.log(2.0))
+    quad.sub_(logvar_rows.sum(dim=1)[:, None], alpha=0.25)
+    return quad.sub_(logvar_cols.sum(dim=1)[None, :], alpha=0.25)
 
 
 class _PairwiseRows:
@@ -116,12 +121,11 @@ class BhattacharyyaSource(_PairwiseRows):
     def tiles(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None = None) -> Tensor:
         rows = chunk.rows if select is None else chunk.rows[select.cpu()]
         rows, cols = rows.to(self.device), self.columns[start:stop].to(self.device)
-        out = torch.empty(
-            self.n_channels, rows.shape[0], stop - start, dtype=self.dtype, device=self.device
-        )
+        shape = (self.n_channels, rows.shape[0], stop - start)
+        out = scratch("tile", shape, self.dtype, self.device)
         for a in range(self.n_channels):
             mu, lv = self.mu[a], self.logvar[a]
-            out[a] = bhattacharyya_matrix(mu[rows], lv[rows], mu[cols], lv[cols]).neg_()
+            bhattacharyya_matrix(mu[rows], lv[rows], mu[cols], lv[cols], out=out[a]).neg_()
         return out  # [C, S, Lc]
 
 
@@ -154,4 +158,5 @@ class KLSource(_PairwiseRows):
     def tiles(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None = None) -> Tensor:
         positions = chunk.data if select is None else chunk.data[select.cpu()]
         a = self.row_factors[:, positions.to(self.device)]  # [C, S, K]
-        return torch.bmm(a, self.col_factors[:, :, start:stop])  # [C, S, Lc]
+        out = scratch("tile", (a.shape[0], a.shape[1], stop - start), self.dtype, self.device)
+        return torch.bmm(a, self.col_factors[:, :, start:stop], out=out)  # [C, S, Lc]

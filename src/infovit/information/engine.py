@@ -21,6 +21,7 @@ the common case.
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-__all__ = ["LogSums", "RowChunk", "TileSource", "log_sums"]
+__all__ = ["LogSums", "RowChunk", "TileSource", "log_sums", "scratch"]
 
 _F64 = torch.float64
 # (lo, hi) per (dtype, products needed): see the module docstring.
@@ -40,6 +41,27 @@ _LIMITS: dict[tuple[torch.dtype, bool], tuple[float, float]] = {
     (torch.float64, False): (700.0, 690.0),
     (torch.float64, True): (354.0, 300.0),
 }
+
+
+_LOCAL = threading.local()
+
+
+def scratch(slot: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A reusable per-thread buffer (contents undefined) while :func:`log_sums` runs.
+
+    A fresh 1 MB tile per GEMM costs page faults comparable to the GEMM itself; tiles are
+    consumed before the next is requested, so one buffer per slot and thread suffices. Outside
+    :func:`log_sums` this allocates normally.
+    """
+    buffers = getattr(_LOCAL, "buffers", None)
+    n = math.prod(shape)
+    if buffers is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    key = (slot, dtype, device)
+    buf = buffers.get(key)
+    if buf is None or buf.numel() < n:
+        buf = buffers[key] = torch.empty(n, dtype=dtype, device=device)
+    return buf[:n].view(shape)
 
 
 @dataclass
@@ -225,11 +247,16 @@ def log_sums(
     def work(chunk: RowChunk) -> LogSums:
         if workers > 1:
             torch.set_num_threads(1)  # OpenMP's thread count is per thread: set it in each worker
+        if getattr(_LOCAL, "buffers", None) is None:
+            _LOCAL.buffers = {}  # worker threads end with the pool, and their buffers with them
         return _finish(source, chunk, _chunk_sums(source, chunk, cols, need_pairs))
 
     if workers <= 1:
-        for chunk in source.chunks():
-            yield work(chunk)
+        try:
+            for chunk in source.chunks():
+                yield work(chunk)
+        finally:
+            _LOCAL.buffers = None
         return
     with ThreadPoolExecutor(workers) as pool:
         pending: deque[Future[LogSums]] = deque()

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from infovit.information.channel import GaussianChannel, check_same_points
-from infovit.information.engine import RowChunk
+from infovit.information.engine import RowChunk, scratch
 from infovit.information.gaussian import component_factors, factor_width, sample_row_factors
 from infovit.information.rng import BLOCK, STREAM_NOISE, STREAM_NOISE_DUP, STREAM_ROWS, generator
 
@@ -81,9 +81,8 @@ class MonteCarloSource:
                 g = generator(self.seed, stream, a, block)
                 # Always a full block, dim-major: the draws of the first k dims do not depend on
                 # r or on the block being the last, partial one (torch fills in groups of 16).
-                eps = torch.randn(ch.dim, BLOCK, generator=g, dtype=_F64)[
-                    :, : x.shape[0]
-                ].T  # [S, r]
+                full = torch.randn(ch.dim, BLOCK, generator=g, dtype=_F64)  # [r, BLOCK]
+                eps = full[:, : x.shape[0]].T  # [S, r]
                 rows = sample_row_factors(ch.mu[x], ch.logvar[x], eps, center)  # [S, K_a]
                 out[s * self.n_channels + a, :, : rows.shape[1]] = rows.to(self.dtype)
         return out.to(self.device)
@@ -107,9 +106,7 @@ class MonteCarloSource:
         a = chunk.data if select is None else chunk.data[:, select.to(self.device)]  # [T, S, K]
         b = self.factors[:, :, start:stop]  # [C, K, Lc]
         c = self.n_channels
-        out = torch.empty(
-            a.shape[0], a.shape[1], stop - start, dtype=self.dtype, device=self.device
-        )
+        out = scratch("tile", (a.shape[0], a.shape[1], stop - start), self.dtype, self.device)
         if c == 1:  # a plain GEMM is ~10% faster than a batch of one
             torch.mm(a[0], b[0], out=out[0])
         else:

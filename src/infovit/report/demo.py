@@ -22,22 +22,24 @@ from infovit.training.trainer import train
 
 __all__ = ["DEMO_BETAS", "demo_overrides", "run_demo"]
 
-DEMO_BETAS: tuple[float, ...] = (300.0, 100.0, 30.0, 3.0)
+DEMO_BETAS: tuple[float, ...] = (30.0, 3.0, 0.3, 0.03)
 
 
 def demo_overrides(variant: str, beta: float, quick: bool) -> list[str]:
     """Config overrides of one demo model."""
-    n_train, epochs = (512, 1) if quick else (4096, 8)
+    n_train, n_val, epochs = (256, 256, 1) if quick else (4096, 1024, 10)
     return [
         "--model.variant", variant,
         "--model.depth", "4", "--model.embed_dim", "64", "--model.num_heads", "2",
         "--model.bottleneck.rank", "8", "--model.bottleneck.hidden", "32",
-        "--data.spec", f"synthetic:n_train={n_train},n_val=1024",
+        "--data.spec", f"synthetic:n_train={n_train},n_val={n_val}",
         "--data.batch_size", "128",
         "--optim.epochs", str(epochs), "--optim.lr", "2e-3", "--optim.warmup_epochs", "1",
         "--optim.device", "cpu",
-        "--beta.value", str(beta), "--beta.schedule", "linear",
-        "--beta.warmup_epochs", str(max(epochs // 2, 1)),
+        # log ramp from 1e-4: the model first finds the cross-patch solution nearly unpriced,
+        # then β squeezes it (a linear ramp closes every head before the solution forms)
+        "--beta.value", str(beta), "--beta.schedule", "log", "--beta.start", "1e-4",
+        "--beta.warmup_epochs", str(max(6 * epochs // 10, 1)),
     ]  # fmt: skip
 
 
