@@ -10,7 +10,7 @@ Prints, in one run:
 3. A short ViT-B/8 run (few images, one layer, small budget → several passes) whose allocated
    accumulator bytes are compared with its plan.
 
-Usage: ``python benchmarks/geometry_cost.py [--num-images 512] [--skip-b8-run]``
+Usage: ``python benchmarks/geometry_cost.py [--num-images 1024] [--skip-b8-run]``
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def short_b8_run(num_images: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-images", type=int, default=512)
+    parser.add_argument("--num-images", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--b8-images", type=int, default=4)

@@ -140,10 +140,11 @@ def test_pretrained_offline_points_to_weights(
 
     def create(name: str, pretrained: bool = False, **kw: object) -> torch.nn.Module:
         if pretrained:
-            raise OSError("We couldn't connect to 'https://huggingface.co'")
+            raise OSError("We couldn't connect to 'https://huggingface.co'\nCheck your network.")
         return real(name, pretrained=False, **kw)
 
     monkeypatch.setattr(timm, "create_model", create)
     args = [*BASE, "--model", "vit_tiny_patch16_224", "--pretrained", "--out", str(tmp_path)]
     assert main(args) == 2
-    assert "--weights" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--weights" in err and err.count("\n") == 1

@@ -10,6 +10,7 @@ from infovit.geometry.trajectories import (
     compare_splits,
     embed_trajectories,
     kmeans,
+    umap_available,
 )
 
 
@@ -76,3 +77,15 @@ def test_compare_splits() -> None:
     assert shifted["max_abs_diff"] == pytest.approx(0.5)
     with pytest.raises(ValueError):
         compare_splits(a, a[:1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not umap_available(), reason="umap-learn (optional extra) not installed")
+def test_umap_embedding_finds_the_groups() -> None:
+    rng = np.random.default_rng(1)
+    group = rng.permutation(np.repeat([0, 1, 2], [30, 20, 14]))
+    alpha = np.linspace(3.0, 1.0, 8)[:, None] + np.array([0.0, 0.6, 1.2])[group][None, :]
+    alpha = alpha + rng.normal(0, 0.02, alpha.shape)
+    res = cluster_trajectories(alpha, np.ones(group.size, bool), k=3, method="umap", seed=0)
+    assert res.method == "umap"
+    np.testing.assert_array_equal(res.labels, group)

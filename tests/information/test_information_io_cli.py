@@ -191,3 +191,4 @@ def test_compare_heads_from_runs(tmp_path: Path) -> None:
     assert len(records) == 3 * 7 * 2  # 3 heads × (6 + 1) columns × 2 methods
     saved = load_posteriors([tmp_path / "post.safetensors"])
     assert len(saved) == 3 + 6 and next(iter(saved.values())).n_points == 6 * 16
+    assert {name.split(":")[0] for name in saved} == {"run0", "run1"}  # run folder names

@@ -130,9 +130,12 @@ def _from_runs(
     if not args.data:
         raise InfovitError("--data is required to extract posteriors from runs")
     spec = parse_data_spec(args.data)
+    runs = list(dict.fromkeys(s.run for s in row_sel + col_sel))
+    # Channel names "LABEL:block.head": the run folder's name when those are unique, else the path.
+    short = {run: Path(run).resolve().name or run for run in runs}
+    label = short if len(set(short.values())) == len(runs) else {run: run for run in runs}
     arrays: dict[str, tuple[Any, Any]] = {}
     picked: dict[int, list[str]] = {0: [], 1: []}  # names selected as rows (0) and columns (1)
-    runs = list(dict.fromkeys(s.run for s in row_sel + col_sel))
     n_patches: set[int] = set()
     for run_dir in runs:
         if not Path(run_dir).is_dir():
@@ -158,10 +161,12 @@ def _from_runs(
             progress=not args.no_progress,
         )
         for (b, h), value in post.items():
-            arrays[f"{run_dir}:{b}.{h}"] = value
+            arrays[f"{label[run_dir]}:{b}.{h}"] = value
             n_patches.add(value[0].shape[0])
         for k, s in mine:
-            picked[k].extend(f"{run_dir}:{b}.{h}" for b, h in s.resolve(n_blocks, attn.num_heads))
+            picked[k].extend(
+                f"{label[run_dir]}:{b}.{h}" for b, h in s.resolve(n_blocks, attn.num_heads)
+            )
         del model
     if len(n_patches) > 1:
         raise InfovitError(

@@ -51,44 +51,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         nargs="+",
         metavar="NAME|RUN",
-        help="timm model name(s) or infovit run directories; several draw a comparison figure",
+        help="timm model name(s) or infovit run directories; several draw a comparison figure"
+        " (--weights/--pretrained/--img-size/--patch-size apply to the timm names)",
     )
     src.add_argument("--weights", metavar="FILE", help="state dict (.safetensors/.pth/.bin)")
     src.add_argument(
         "--pretrained", action="store_true", help="download timm's weights (needs internet)"
     )
-    src.add_argument("--img-size", type=int, help="image size for a timm model (default: its own)")
-    src.add_argument("--patch-size", type=int, help="patch size for a timm model")
+    src.add_argument(
+        "--img-size", type=int, metavar="PX", help="image size of a timm model (default: its own)"
+    )
+    src.add_argument("--patch-size", type=int, metavar="PX", help="patch size of a timm model")
     data = p.add_argument_group("data")
     data.add_argument("--data", metavar="SPEC", help="synthetic | cifar10:ROOT | stl10:ROOT | ...")
     data.add_argument("--splits", default="val", help="comma list of train,val (default: val)")
     data.add_argument(
         "--num-images", type=int, metavar="N", help="random subset per split (default: all)"
     )
-    data.add_argument("--batch-size", type=int, default=128)
+    data.add_argument(
+        "--batch-size", type=int, default=128, metavar="B", help="default 128 (the paper's)"
+    )
     data.add_argument("--workers", type=int, default=2, help="data loader workers")
     what = p.add_argument_group("measurement")
     what.add_argument("--layers", default="all", help="'all' or e.g. '0,4-8,12' (0 = embedding)")
     what.add_argument(
-        "--pixels", action="store_true", help="add the raw pixels of each patch as layer 'data'"
+        "--pixels",
+        action="store_true",
+        help="add each patch's raw pixels as layer -1 (the paper's 'data set' point)",
     )
     what.add_argument("--no-correlation", action="store_true", help="skip token correlations")
     what.add_argument(
-        "--fit-range", default="11:100", metavar="FIRST:LAST", help="1-based ranks fitted"
+        "--fit-range",
+        default="11:100",
+        metavar="FIRST:LAST",
+        help="1-based ranks fitted (default 11:100, as α-ReQ)",
     )
     what.add_argument(
         "--unweighted", action="store_true", help="plain least squares (default: weights 1/rank)"
     )
-    what.add_argument("--clusters", type=int, default=3, help="k-means clusters of trajectories")
-    what.add_argument("--embedding", choices=("auto", "umap", "pca", "none"), default="auto")
+    what.add_argument(
+        "--clusters", type=int, default=3, metavar="K", help="k-means clusters (0: none)"
+    )
+    what.add_argument(
+        "--embedding",
+        choices=("auto", "umap", "pca", "none"),
+        default="auto",
+        help="2-D embedding before k-means; auto = UMAP if umap-learn is installed, else PCA",
+    )
     what.add_argument("--seed", type=int, default=0, help="subset, clustering and random init")
     run_g = p.add_argument_group("resources and output")
     run_g.add_argument(
-        "--max-memory", default="8GiB", help="budget for accumulators (e.g. 16GiB); more passes"
+        "--max-memory",
+        default="8GiB",
+        metavar="SIZE",
+        help="memory for accumulators and scratch (default 8GiB); less means more passes",
     )
     run_g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    run_g.add_argument("--out", required=True, metavar="DIR")
-    run_g.add_argument("--no-plots", action="store_true")
+    run_g.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    run_g.add_argument("--no-plots", action="store_true", help="write the tables only")
     run_g.add_argument(
         "--from-tables",
         nargs="+",
@@ -143,6 +163,12 @@ def _device(text: str) -> Any:
 
 
 # --------------------------------------------------------------------------- models
+def _first_line(err: BaseException) -> str:
+    """Errors from hubs and loaders span many lines; the CLI prints one."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def _read_weights(path: Path) -> dict[str, Any]:
     import torch
 
@@ -158,7 +184,7 @@ def _read_weights(path: Path) -> dict[str, Any]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # any reader failure is a bad file from the user's point of view
-        raise InfovitError(f"--weights: cannot read {path}: {err}") from err
+        raise InfovitError(f"--weights: cannot read {path}: {_first_line(err)}") from err
     for key in ("state_dict", "model", "state_dict_ema", "model_ema"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -191,8 +217,8 @@ def _timm_model(name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any
             model = timm.create_model(name, pretrained=True, **kwargs)
         except Exception as err:  # hub/network errors come in many types
             raise InfovitError(
-                f"could not get pretrained weights for {name} ({type(err).__name__}: {err}); "
-                "offline? download them elsewhere and pass --weights FILE"
+                f"could not get pretrained weights for {name} ({type(err).__name__}: "
+                f"{_first_line(err)}); offline? download them elsewhere and pass --weights FILE"
             ) from err
         weights = "pretrained (timm hub)"
     else:
@@ -208,9 +234,8 @@ def _timm_model(name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
-            first = str(err).splitlines()[0:3]
             raise InfovitError(
-                f"--weights {args.weights} does not fit {name}: {' '.join(first)}"
+                f"--weights {args.weights} does not fit {name}: {_first_line(err)}"
             ) from err
         weights = str(args.weights)
     return model, {
@@ -258,7 +283,8 @@ def _find_key(obj: Any, key: str) -> Any:
 def _infovit_run(run_dir: Path, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from infovit.errors import InfovitError
 
-    if args.weights or args.pretrained or args.img_size or args.patch_size:
+    timm_only = args.weights or args.pretrained or args.img_size or args.patch_size
+    if timm_only and len(args.model) == 1:  # with several models they apply to the timm ones
         raise InfovitError(
             "--weights/--pretrained/--img-size/--patch-size apply to timm names, not to runs"
         )

@@ -107,6 +107,59 @@ def _run_pass(
     return acc, seen
 
 
+class _Outputs:
+    """The result arrays, filled segment by segment as passes finish."""
+
+    def __init__(self, specs: list[LayerSpec], num_tokens: int, correlation: bool) -> None:
+        n, t = len(specs), num_tokens
+        self.k = max(s.dim for s in specs)
+        self.row_of = {s.index: r for r, s in enumerate(specs)}
+        self.alpha = np.full((n, t), np.nan)
+        self.r2 = np.full((n, t), np.nan)
+        self.intercept = np.full((n, t), np.nan)
+        self.n_fit = np.zeros((n, t), dtype=np.int64)
+        self.total_variance = np.full((n, t), np.nan)
+        self.spectra = np.full((n, t, self.k), np.nan, dtype=np.float32)
+        self.corr = np.full((n, t, t), np.nan, dtype=np.float32) if correlation else None
+        # Kept across passes for the pooled ("all tokens together") covariance of each layer.
+        self.means = {s.index: torch.zeros(s.num_tokens, s.dim, dtype=torch.float64) for s in specs}
+        self.cov_sums = {s.index: torch.zeros(s.dim, s.dim, dtype=torch.float64) for s in specs}
+
+    def fit_segment(
+        self,
+        seg: Segment,
+        spec: LayerSpec,
+        mom: LayerMoments,
+        fit: FitConfig,
+        workers: int,
+        bar: tqdm,
+    ) -> None:
+        """Eigendecompose and fit the covariance tokens of ``mom``; store its correlations."""
+        row = self.row_of[spec.index]
+        if mom.gram is not None:
+            assert self.corr is not None
+            sl = slice(spec.token_offset, spec.token_offset + spec.num_tokens)
+            self.corr[row, sl, sl] = mom.correlation().cpu().numpy()
+        self.means[spec.index][seg.start : seg.stop] = mom.mean().cpu()
+        off = spec.token_offset + seg.start
+        for a in range(0, mom.num_cov_tokens, mom.chunk_tokens):
+            b = min(a + mom.chunk_tokens, mom.num_cov_tokens)
+            cov = mom.covariance(a, b)  # [t, D, D]
+            self.cov_sums[spec.index] += cov.sum(dim=0).cpu()
+            lam = covariance_eigenvalues(cov, workers).clamp_min(0.0)  # [t, D] descending
+            res = fit_powerlaw(lam, fit, max_rank=mom.count - 1)
+            tv = lam.sum(dim=-1)  # [t]
+            sl = slice(off + a, off + b)
+            self.alpha[row, sl] = res.alpha.cpu().numpy()
+            self.r2[row, sl] = res.r2.cpu().numpy()
+            self.intercept[row, sl] = res.intercept.cpu().numpy()
+            self.n_fit[row, sl] = res.n_fit.cpu().numpy()
+            self.total_variance[row, sl] = tv.cpu().numpy()
+            norm = lam / torch.where(tv > 0, tv, 1.0).unsqueeze(-1)
+            self.spectra[row, sl, : spec.dim] = norm.cpu().numpy()
+            bar.update(b - a)
+
+
 @torch.no_grad()
 def compute_geometry(
     model: nn.Module,
@@ -132,27 +185,13 @@ def compute_geometry(
     device = torch.device(device)
     labels = token_labels(model)
     specs = describe_layers(model, layers, include_pixels)
-    t_all = labels.num_tokens
     bsz = batch_size or int(getattr(loader, "batch_size", None) or 128)
     plan = plan_passes(specs, max_memory, bsz, correlation)
-    row_of = {s.index: r for r, s in enumerate(specs)}
-    k = max(s.dim for s in specs)
-    n_layers = len(specs)
-    nan = float("nan")
-    alpha = np.full((n_layers, t_all), nan)
-    r2 = np.full((n_layers, t_all), nan)
-    intercept = np.full((n_layers, t_all), nan)
-    n_fit = np.zeros((n_layers, t_all), dtype=np.int64)
-    total_var = np.full((n_layers, t_all), nan)
-    spectra = np.full((n_layers, t_all, k), nan, dtype=np.float32)
-    corr = np.full((n_layers, t_all, t_all), nan, dtype=np.float32) if correlation else None
-    # Per-layer state kept across passes for the pooled ("all tokens together") covariance.
-    means = {s.index: torch.zeros(s.num_tokens, s.dim, dtype=torch.float64) for s in specs}
-    cov_sums = {s.index: torch.zeros(s.dim, s.dim, dtype=torch.float64) for s in specs}
-    count: int | None = None
-
     spec_of = {s.index: s for s in specs}
+    out = _Outputs(specs, labels.num_tokens, correlation)
+    workers = torch.get_num_threads()
     seconds = {"stream": 0.0, "fit": 0.0}  # where the time goes (reported in ``info``)
+    count: int | None = None
     for p_i, pas in enumerate(plan.passes):
         label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
         t0 = time.perf_counter()
@@ -165,80 +204,54 @@ def compute_geometry(
             raise RuntimeError(f"pass {p_i + 1} saw {seen} images, the first saw {count}")
         if seen < 2:
             raise ValueError(f"need at least 2 images for a covariance, got {seen}")
-
-        fitting = tqdm(
-            total=sum(m.num_cov_tokens for _, m in acc.values()),
-            desc=f"{label}: eigenspectra",
-            disable=not progress,
-            leave=False,
-        )
-        while acc:  # pop as we go: each layer's accumulators are freed once fitted
-            layer, (seg, mom) = acc.popitem()
-            spec = spec_of[layer]
-            row = row_of[layer]
-            if mom.gram is not None:
-                assert corr is not None
-                sl = slice(spec.token_offset, spec.token_offset + spec.num_tokens)
-                corr[row, sl, sl] = mom.correlation().cpu().numpy()
-            off = spec.token_offset + seg.start
-            means[layer][seg.start : seg.stop] = mom.mean().cpu()
-            for a in range(0, mom.num_cov_tokens, mom.chunk_tokens):
-                b = min(a + mom.chunk_tokens, mom.num_cov_tokens)
-                cov = mom.covariance(a, b)  # [t, D, D]
-                cov_sums[layer] += cov.sum(dim=0).cpu()
-                lam = covariance_eigenvalues(cov)  # [t, D] descending
-                res = fit_powerlaw(lam, fit, max_rank=seen - 1)
-                tv = lam.clamp_min(0).sum(dim=-1)  # [t]
-                norm = lam.clamp_min(0) / torch.where(tv > 0, tv, 1.0).unsqueeze(-1)
-                sl = slice(off + a, off + b)
-                alpha[row, sl] = res.alpha.cpu().numpy()
-                r2[row, sl] = res.r2.cpu().numpy()
-                intercept[row, sl] = res.intercept.cpu().numpy()
-                n_fit[row, sl] = res.n_fit.cpu().numpy()
-                total_var[row, sl] = tv.cpu().numpy()
-                spectra[row, sl, : spec.dim] = norm.cpu().numpy()
-                fitting.update(b - a)
-            del mom
-        fitting.close()
+        total = sum(m.num_cov_tokens for _, m in acc.values())
+        bar = tqdm(total=total, desc=f"{label}: spectra", disable=not progress, leave=False)
+        # Many small ops: one intra-op thread (eigvalsh spreads over ``workers`` itself).
+        with intra_op_threads(1):
+            while acc:  # pop as we go: each layer's accumulators are freed once fitted
+                layer, (seg, mom) = acc.popitem()
+                out.fit_segment(seg, spec_of[layer], mom, fit, workers, bar)
+                del mom
+        bar.close()
         seconds["fit"] += time.perf_counter() - t1
-
     assert count is not None
-    t2 = time.perf_counter()
-    pooled_alpha = np.full(n_layers, nan)
-    pooled_r2 = np.full(n_layers, nan)
-    pooled_spectra = np.full((n_layers, k), nan, dtype=np.float32)
-    for s in specs:
-        cov = pooled_covariance(means[s.index], cov_sums[s.index], count)
-        lam = covariance_eigenvalues(cov)
-        res = fit_powerlaw(lam, fit, max_rank=count * s.num_tokens - 1)
-        row = row_of[s.index]
-        pooled_alpha[row] = float(res.alpha)
-        pooled_r2[row] = float(res.r2)
-        pooled_spectra[row, : s.dim] = (lam.clamp_min(0) / lam.clamp_min(0).sum()).numpy()
 
+    t2 = time.perf_counter()
+    n_layers = len(specs)
+    pooled_alpha = np.full(n_layers, np.nan)
+    pooled_r2 = np.full(n_layers, np.nan)
+    pooled_spectra = np.full((n_layers, out.k), np.nan, dtype=np.float32)
+    with intra_op_threads(1):
+        for row, s in enumerate(specs):
+            cov = pooled_covariance(out.means[s.index], out.cov_sums[s.index], count)
+            lam = covariance_eigenvalues(cov, workers).clamp_min(0.0)
+            res = fit_powerlaw(lam, fit, max_rank=count * s.num_tokens - 1)
+            pooled_alpha[row] = float(res.alpha)
+            pooled_r2[row] = float(res.r2)
+            pooled_spectra[row, : s.dim] = (lam / lam.sum()).numpy()
+        corr_mean = corr_mean_spatial = None
+        if out.corr is not None:
+            ct = torch.from_numpy(out.corr)
+            corr_mean = mean_lower_triangle(ct).double().numpy()
+            spatial = torch.from_numpy(labels.spatial)
+            corr_mean_spatial = mean_lower_triangle(ct, spatial).double().numpy()
     seconds["fit"] += time.perf_counter() - t2
-    corr_mean = corr_mean_spatial = None
-    if corr is not None:
-        ct = torch.from_numpy(corr)
-        corr_mean = mean_lower_triangle(ct).double().numpy()
-        spatial = torch.from_numpy(labels.spatial)
-        corr_mean_spatial = mean_lower_triangle(ct, spatial).double().numpy()
     return GeometryResult(
         layers=specs,
         labels=labels,
         count=count,
         fit=fit,
         plan=plan,
-        alpha=alpha,
-        r2=r2,
-        intercept=intercept,
-        n_fit=n_fit,
-        total_variance=total_var,
-        spectra=spectra,
+        alpha=out.alpha,
+        r2=out.r2,
+        intercept=out.intercept,
+        n_fit=out.n_fit,
+        total_variance=out.total_variance,
+        spectra=out.spectra,
         pooled_alpha=pooled_alpha,
         pooled_r2=pooled_r2,
         pooled_spectra=pooled_spectra,
-        corr=corr,
+        corr=out.corr,
         corr_mean=corr_mean,
         corr_mean_spatial=corr_mean_spatial,
         info={

@@ -14,11 +14,14 @@ from torch import Tensor
 
 from infovit.information.engine import LogSums
 
-__all__ = ["MIN_SELF_INFORMATION", "Moments"]
+__all__ = ["MIN_SELF_INFORMATION", "SIGNIFICANCE", "Moments"]
 
 _F64 = torch.float64
-# I(U;U′) at or below this (nats) is no measurable information: the NMI would be rounding noise.
+# NMI divides by sqrt(I(U;U′) I(V;V′)); it is reported (else NaN) only for channels whose I(U;U′)
+# exceeds both this many nats (rounding level) and SIGNIFICANCE standard errors: dividing by an
+# estimate that is mostly noise gives ratios of any size and sign (e.g. collapsed IB heads).
 MIN_SELF_INFORMATION = 1e-6
+SIGNIFICANCE = 3.0
 
 
 def _var(total: Tensor, squares: Tensor, n: int) -> Tensor:
@@ -73,7 +76,8 @@ class Moments:
             cov_dd = (self.d_cross - n * k[:, None] * k[None, :]) * scale
             cov_pa = (self.p_da - n * j * k[:, None]) * scale
             cov_pb = (self.p_db - n * j * k[None, :]) * scale
-            informative = k > MIN_SELF_INFORMATION
+            self_se = (var_d / n).sqrt() * fpc
+            informative = (k > MIN_SELF_INFORMATION) & (k > SIGNIFICANCE * self_se)
             kk = k[:, None] * k[None, :]
             root = torch.where(informative[:, None] & informative[None, :], kk.sqrt(), torch.nan)
             nmi = j / root
@@ -85,7 +89,7 @@ class Moments:
                 - nmi / root * (cov_pa / ka + cov_pb / kb)
             )
             out["self_mi"] = k
-            out["self_mi_se"] = (var_d / n).sqrt() * fpc
+            out["self_mi_se"] = self_se
             pair_se = (var_p / n).sqrt() * fpc
             nmi_se = (var_h.clamp(min=0) / n).sqrt() * fpc
             # The diagonal is (U, U′) by definition: NMI = 1 exactly where I(U;U′) > 0.

@@ -76,7 +76,8 @@ class InformationMatrix:
     """All information quantities of a set of channels. Arrays are ``[C]`` or ``[C, C]``.
 
     ``pair_mi[a, b]`` is I(U_a;U_b) (diagonal: I(U_a;U_a′)); ``nmi`` has 1 on the diagonal and
-    NaN where a channel carries no measurable information (I(U;U′) ≤ 1e-6 nats).
+    NaN for channels without measurable information: I(U;U′) not above 3 standard errors (and
+    1e-6 nats), where the ratio would be noise of any size and sign.
     """
 
     names: tuple[str, ...]

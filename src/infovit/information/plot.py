@@ -31,28 +31,36 @@ def plot_nmi_heatmap(
     col_names: Sequence[str],
     path: str | os.PathLike[str],
 ) -> None:
-    """Side-by-side heatmaps on a shared 0–1 scale; small matrices get ``value ± se`` labels."""
+    """Side-by-side heatmaps on a shared 0–1 scale; small matrices get ``value ± se`` labels.
+
+    Values outside [0, 1] (estimates within their error of the ends) take the end colours; grey
+    cells are undefined (NaN).
+    """
+    import matplotlib
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     n_rows, n_cols = len(row_names), len(col_names)
     cell = 0.55 if n_rows * n_cols <= _ANNOTATE_MAX_CELLS else 0.25
-    width = max(4.0, cell * n_cols + 2.5)
+    width = max(4.0, cell * n_cols + 1.0)
+    label_width = 0.07 * max(len(n) for n in row_names)  # inches for the row names
     height = max(2.5, cell * n_rows + 1.8)
-    fig = Figure(figsize=(width * len(panels), height))
+    fig = Figure(figsize=(width * len(panels) + label_width + 1.5, height))
     axes = fig.subplots(1, len(panels), squeeze=False)
+    # Grey marks NaN: NMI undefined (a channel without measurable information).
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     image = None
-    for ax, panel in zip(axes[0], panels, strict=True):
+    for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         values = np.ma.masked_invalid(panel.nmi)
-        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
+        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap=cmap, aspect="auto")
         ax.set_title(panel.title, fontsize=10)
         ax.set_xticks(range(n_cols), col_names, rotation=90, fontsize=7)
-        ax.set_yticks(range(n_rows), row_names, fontsize=7)
+        ax.set_yticks(range(n_rows), row_names if k == 0 else [], fontsize=7)  # shared rows
         if n_rows * n_cols <= _ANNOTATE_MAX_CELLS:
             for i in range(n_rows):
                 for j in range(n_cols):
                     v, e = panel.nmi[i, j], panel.nmi_se[i, j]
                     text = "n/a" if np.isnan(v) else f"{v:.2f}\n±{e:.1g}"
-                    color = "black" if (not np.isnan(v) and v > 0.6) else "white"
+                    color = "black" if (np.isnan(v) or v > 0.6) else "white"
                     ax.text(j, i, text, ha="center", va="center", fontsize=6, color=color)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), label="NMI", shrink=0.9)
