@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SPEC = "synthetic:grid=4,n_train=256,n_val=64"
+SPEC = "synthetic:grid=4,n_train=128,n_val=48"
 
 
 def _train(root: Path, variant: str, seed: int = 42) -> Path:

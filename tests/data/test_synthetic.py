@@ -65,3 +65,11 @@ def test_independent_patch_ceiling_matches_exhaustive_search():
                     best = max(best, acc)
         assert abs(best - independent_patch_ceiling(S)) < 1e-9
     assert independent_patch_ceiling(2) == 0.75
+
+
+def test_key_positions_point_at_the_framed_patches():
+    ds = SyntheticPatches(SyntheticConfig(n_train=50, noise=0.0), "train")
+    for i in range(len(ds)):
+        tiles = _tiles(ds, i)
+        framed = {j for j, t in enumerate(tiles) if torch.all(t[:, 0, :] == 2.0)}
+        assert framed == set(ds.keys[i].tolist())

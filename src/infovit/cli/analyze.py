@@ -65,11 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infovit.analysis.report import AnalysisOptions, LoadedRun, analyze, describe_label
-    from infovit.data import build_dataset, parse_data_spec
+    from infovit.analysis.loading import load_runs
+    from infovit.analysis.report import AnalysisOptions, analyze
     from infovit.errors import InfovitError
     from infovit.training.device import resolve_device
-    from infovit.training.run import RunFolder, load_model
 
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
     bad = sorted(set(only) - set(_SECTIONS))
@@ -78,38 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.passes < 1:
         raise InfovitError(f"--passes must be ≥ 1, got {args.passes}")
     device = str(resolve_device(args.device))
-    loaded, names = [], set()
-    spec = args.data
-    for path in args.runs:
-        folder = RunFolder.open(path)
-        model, config = load_model(path, tag=args.tag, device=device)
-        spec = spec or config.data.spec
-        parsed = parse_data_spec(spec)
-        img = None if parsed.name == "synthetic" else model.patch_embed.img_size[0]
-        dataset = build_dataset(parsed, "val", img_size=img)
-        name = Path(path).resolve().name
-        while name in names:
-            name += "_"
-        names.add(name)
-        ckpt = folder.checkpoint_path("best" if folder.has_checkpoint("best") else "last")
-        stat = ckpt.stat() if ckpt.is_file() else None
-        loaded.append(
-            LoadedRun(
-                name=name,
-                model=model,
-                dataset=dataset,
-                label=describe_label(config),
-                seed=config.optim.seed,
-                fingerprint={
-                    "run": str(Path(path).resolve()),
-                    "tag": args.tag,
-                    "checkpoint_mtime": stat.st_mtime if stat else None,
-                    "checkpoint_size": stat.st_size if stat else None,
-                    "data": str(parsed),
-                },
-                imagenet=parsed.name != "synthetic",
-            )
-        )
+    loaded = load_runs(args.runs, data=args.data, tag=args.tag, device=device)
     options = AnalysisOptions(
         only=only,
         passes=args.passes,

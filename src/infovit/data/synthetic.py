@@ -84,8 +84,11 @@ def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
             return tints, 1.5 * sym
 
 
-def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images [n, 3, H, W] and labels [n] of one split, generated deterministically."""
+def make_split(
+    cfg: SyntheticConfig, split: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images [n, 3, H, W], labels [n] and key patch positions [n, 2] of one split, generated
+    deterministically (patch index = row · grid + column)."""
     n = cfg.n_train if split == "train" else cfg.n_val
     g = torch.Generator().manual_seed(cfg.seed * 1000 + _SPLIT_SEED[split])
     G, p, S = cfg.grid, cfg.patch, cfg.symbols
@@ -112,7 +115,7 @@ def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Te
         .permute(0, 3, 1, 4, 2, 5)  # [n, 3, gy, py, gx, px]
         .reshape(n, 3, G * p, G * p)  # [n, 3, H, W]
     )
-    return images.contiguous(), 2 * tint + repeat
+    return images.contiguous(), 2 * tint + repeat, order
 
 
 class SyntheticPatches(Dataset):
@@ -125,7 +128,7 @@ class SyntheticPatches(Dataset):
         if self.config.patch < 3 or self.config.symbols < 2 or self.config.grid < 2:
             raise ValueError("synthetic data needs patch ≥ 3, symbols ≥ 2 and grid ≥ 2")
         self.split = split
-        self.images, self.labels = make_split(self.config, split)
+        self.images, self.labels, self.keys = make_split(self.config, split)
         self.classes = [
             f"tint{t}-{'repeat' if r else 'distinct'}"
             for t in range(self.config.tints)

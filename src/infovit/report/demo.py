@@ -14,8 +14,12 @@ from pathlib import Path
 
 import torch
 
+from infovit.analysis.loading import load_runs
+from infovit.analysis.report import AnalysisOptions, analyze
+from infovit.atomic import write_text
 from infovit.data.synthetic import SyntheticConfig, independent_patch_ceiling
 from infovit.errors import InfovitError
+from infovit.report.findings import format_findings, routing_findings
 from infovit.report.spectrum import plot_spectrum, spectrum_rows, write_summary
 from infovit.training.config import load_config
 from infovit.training.trainer import train
@@ -41,6 +45,24 @@ def demo_overrides(variant: str, beta: float, quick: bool) -> list[str]:
         "--beta.value", str(beta), "--beta.schedule", "log", "--beta.start", "1e-4",
         "--beta.warmup_epochs", str(max(6 * epochs // 10, 1)),
     ]  # fmt: skip
+
+
+def _routing(runs: list[Path], out: Path, quick: bool, progress: bool) -> str:
+    """Analyse the trained runs (heads, voting, KL maps, JSD, repetition probe) into
+    ``out/analysis`` and summarise what the bottlenecked models route."""
+    analysis = out / "analysis"
+    loaded = load_runs(runs, device="cpu")
+    options = AnalysisOptions(
+        only=("spectrum", "heads", "voting", "klmaps", "jsd", "extreme", "repetition"),
+        max_images=256 if quick else 1024,
+        pairs=32 if quick else 256,
+        progress=progress,
+    )
+    analyze(loaded, analysis, options)
+    keys = loaded[0].dataset.keys.numpy()  # type: ignore[attr-defined]
+    section = format_findings(routing_findings(analysis, keys))
+    write_text(out / "routing.md", section)
+    return section + f"\nanalysis tables and figures: {analysis / 'index.md'}\n"
 
 
 def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> str:
@@ -74,6 +96,7 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> str
     }
     table = write_summary(rows, out, ceilings=ceilings)
     figures = plot_spectrum(rows, out / "spectrum", ceilings=ceilings)
+    table += "\n" + _routing(runs, out, quick, progress)
     minutes = (time.perf_counter() - t0) / 60
     return (
         table

@@ -1,0 +1,38 @@
+"""``infovit analyze`` end to end on tiny trained runs: tables, figures, index, cache, errors."""
+
+from __future__ import annotations
+
+import json
+
+from infovit.analysis import read_csv
+from infovit.cli.main import main
+
+
+def test_analyze_writes_indexed_tables_and_figures(tiny_runs, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    runs = [str(tiny_runs[v]) for v in ("no_attn", "ib", "vit")]
+    args = ["analyze", *runs, "--out", str(out), "--passes", "2", "--pairs", "8", "--no-progress"]
+    assert main(args) == 0
+    index = json.loads((out / "index.json").read_text())
+    files = {x["file"] for x in index["files"]}
+    for name in ("spectrum", "heads", "voting", "jsd_bins", "repetition"):
+        assert f"tables/{name}.csv" in files
+    assert "figures/spectrum.png" in files and "figures/spectrum.pdf" in files
+    assert all((out / f).is_file() for f in files)
+    assert "index.json" not in files and (out / "index.md").is_file()
+    spectrum = {r["variant"]: r for r in read_csv(out / "tables" / "spectrum.csv")}
+    assert spectrum["no_attn"]["kl_per_image"] == 0.0
+    assert spectrum["ib"]["kl_per_image"] > 0.0
+    assert spectrum["vit"]["pareto"] == "False"
+    heads = read_csv(out / "tables" / "heads.csv")
+    assert len(heads) == 2 * 2  # 2 blocks × 2 heads of the one IB run
+
+    cached = (out / "cache" / "ib_s42.npz").stat().st_mtime_ns
+    assert main([*args[:-5], "--passes", "2", "--only", "spectrum", "--no-progress"]) == 0
+    assert (out / "cache" / "ib_s42.npz").stat().st_mtime_ns == cached
+    again = json.loads((out / "index.json").read_text())
+    assert {x["file"] for x in again["files"]} == files  # other sections stay listed
+
+    assert main(["analyze", runs[0], "--out", str(out), "--only", "bogus"]) == 2
+    assert "--only" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path), "--out", str(out)]) == 2
