@@ -10,6 +10,14 @@ from infovit.analysis.extreme import ExtremePatches, extreme_patches, extreme_ta
 from infovit.analysis.heads import active_heads, head_table, kl_grid, survival_table
 from infovit.analysis.jsd import JSD_BINS, jsd, jsd_bin_table, top_fraction
 from infovit.analysis.klmaps import SELECTIONS, kl_map, kl_map_table, select_images
+from infovit.analysis.rank_maps import (
+    RANK_CATEGORIES,
+    patch_ranks,
+    rank_categories,
+    rank_map_table,
+    rank_maps,
+    rank_share_table,
+)
 from infovit.analysis.repetition import RepetitionResult, repetition_probe, repetition_table
 from infovit.analysis.report import SECTIONS, AnalysisOptions, LoadedRun, analyze
 from infovit.analysis.spectrum import aggregate_spectrum, config_label, pareto_front, spectrum_row
@@ -18,6 +26,7 @@ from infovit.analysis.voting import inverse_simpson, logit_range, patch_top_clas
 
 __all__ = [
     "JSD_BINS",
+    "RANK_CATEGORIES",
     "SECTIONS",
     "SELECTIONS",
     "AnalysisOptions",
@@ -42,7 +51,12 @@ __all__ = [
     "kl_map_table",
     "logit_range",
     "pareto_front",
+    "patch_ranks",
     "patch_top_classes",
+    "rank_categories",
+    "rank_map_table",
+    "rank_maps",
+    "rank_share_table",
     "read_csv",
     "repetition_probe",
     "repetition_table",

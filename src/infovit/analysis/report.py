@@ -91,6 +91,7 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
         plot_extreme,
         plot_jsd_bins,
         plot_kl_maps,
+        plot_rank_maps,
         plot_repetition,
         plot_spectrum,
         plot_survival,
@@ -145,6 +146,7 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
         index.figures("heads", plot_active_heads(heads, figs / "active_heads"), "active heads")
 
     if "voting" in only:
+        from infovit.analysis.rank_maps import RANK_CATEGORIES, rank_map_table, rank_share_table
         from infovit.analysis.voting import voting_table
 
         rows = [row for e in exts for row in voting_table(e.name, e.simpson, e.logit_range)]
@@ -156,6 +158,17 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
         index.table("voting", "voting", rows, "medians and IQRs of patch-vote summaries")
         index.table("voting", "voting_images", per_image, "per image: Simpson index, logit range")
         index.figures("voting", plot_voting(rows, figs / "voting"), "Simpson vs logit range")
+        shares = rank_share_table(exts)
+        index.table("voting", "rank_shares", shares, "share of patches per rank of their vote")
+        chosen = select_images(exts, "jsd", options.maps_per_selection, options.seed)
+        ranks = rank_map_table(exts, chosen, "jsd")
+        index.table("voting", "rank_maps", ranks, "rank of each patch's vote, chosen images")
+        pixels = {
+            int(exts[0].indices[c]): _pixels(runs[0].dataset, exts[0].indices[c]) for c in chosen
+        }
+        labels = tuple(label for label, _, _ in RANK_CATEGORIES)
+        rank_figs = plot_rank_maps(ranks, pixels, figs / "rank_maps", runs[0].imagenet, labels)
+        index.figures("voting", rank_figs, "patch votes coloured by rank (Figs. 8-10)")
 
     if "klmaps" in only and ib:
         for rule in SELECTIONS:

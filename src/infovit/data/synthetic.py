@@ -84,9 +84,7 @@ def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
             return tints, 1.5 * sym
 
 
-def make_split(
-    cfg: SyntheticConfig, split: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images [n, 3, H, W], labels [n] and key patch positions [n, 2] of one split, generated
     deterministically (patch index = row · grid + column)."""
     n = cfg.n_train if split == "train" else cfg.n_val

@@ -77,8 +77,11 @@ class ImportedReference:
 
     def meta(self) -> dict[str, Any]:
         """JSON-ready description for the run folder's ``run.json``."""
-        return {"reference_arch": asdict(self.arch), "ignored_keys": self.ignored,
-                "import_notes": self.notes}  # fmt: skip
+        return {
+            "reference_arch": asdict(self.arch),
+            "ignored_keys": self.ignored,
+            "import_notes": self.notes,
+        }
 
 
 def read_reference_state(path: str | Path) -> dict[str, Tensor]:
@@ -222,19 +225,6 @@ def infer_reference_arch(state: dict[str, Tensor]) -> ReferenceArch:
     )
 
 
-def _stack_heads(
-    state: dict[str, Tensor], keys: list[str], heads: int, what: str
-) -> tuple[Tensor, Tensor]:
-    """[H, fan_in, fan_out] weights (Linear weights transposed) and [H, 1, fan_out] biases."""
-    del heads
-    try:
-        weight = torch.stack([state[k].t() for k in keys[0::2]])  # [H, fan_in, fan_out]
-        bias = torch.stack([state[k] for k in keys[1::2]]).unsqueeze(1)  # [H, 1, fan_out]
-    except RuntimeError as err:
-        raise InfovitError(f"heads of {what} have different shapes: {err}") from err
-    return weight, bias
-
-
 def convert_reference_state(
     state: dict[str, Tensor], model: InfoViT, arch: ReferenceArch
 ) -> tuple[dict[str, Tensor], list[str]]:
@@ -265,6 +255,7 @@ def convert_reference_state(
                     where = "" if src_layer is None else f"{src_layer}."
                     missing.append(f"blocks.{block}.blk.attn.ib.{which}.{h}.{where}{kind}")
                 keys.append(key)
+            used.update(k for k in keys if k is not None)
             if None in keys:
                 continue
             tensors = [state[k] for k in keys]
@@ -272,7 +263,6 @@ def convert_reference_state(
                 value = torch.stack([t.t() for t in tensors])  # [H, fan_in, fan_out]
             else:
                 value = torch.stack(tensors).unsqueeze(1)  # [H, 1, fan_out]
-            used.update(keys)
             out[name] = value
         elif m:
             key = _block_source(state, int(m.group(1)), m.group(2))
@@ -324,7 +314,9 @@ def convert_reference_state(
             )
             if items
         ]
-        raise InfovitError("checkpoint does not fit the reference architecture: " + "; ".join(parts))
+        raise InfovitError(
+            "checkpoint does not fit the reference architecture: " + "; ".join(parts)
+        )
     return {k: v.detach().to(own[k].dtype).contiguous() for k, v in out.items()}, sorted(ignored)
 
 

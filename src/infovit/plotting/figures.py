@@ -18,6 +18,7 @@ __all__ = [
     "plot_extreme",
     "plot_jsd_bins",
     "plot_kl_maps",
+    "plot_rank_maps",
     "plot_repetition",
     "plot_spectrum",
     "plot_survival",
@@ -281,4 +282,67 @@ def plot_extreme(
         ax.set_yticks([])
     r0 = rows[0]
     fig.suptitle(f"{r0['model']} head {r0['block']}.{r0['head']}: top-KL patches", fontsize=8)
+    return save_figure(fig, stem)
+
+
+# Colours of the rank categories (rank 1, 2-5, 6-10, other), in category order.
+RANK_COLOURS = ("#1a9850", "#fdae61", "#d73027", "#4d4d4d")
+
+
+def plot_rank_maps(
+    rows: list[Row],
+    pixels: dict[int, np.ndarray],
+    stem: Path,
+    imagenet: bool,
+    categories: tuple[str, ...] = ("rank 1", "ranks 2-5", "ranks 6-10", "other"),
+) -> list[Path]:
+    """Per image (rows) and model (columns): the image overlaid with each patch's rank category.
+
+    ``rows`` are those of :func:`infovit.analysis.rank_maps.rank_map_table`; ``categories`` must
+    be its category labels in order (colours follow that order).
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    models = list(dict.fromkeys(str(r["model"]) for r in rows))
+    images = list(dict.fromkeys(int(r["image"]) for r in rows))
+    if not images:
+        return []
+    code = {label: i for i, label in enumerate(categories)}
+    cmap = ListedColormap(RANK_COLOURS[: len(categories)])
+    fig, axes = plt.subplots(
+        len(images),
+        1 + len(models),
+        squeeze=False,
+        figsize=(1.8 * (1 + len(models)), 1.8 * len(images)),
+    )
+    for i, img in enumerate(images):
+        picture = display_image(pixels[img], imagenet)  # [H, W, 3]
+        h, w = picture.shape[:2]
+        axes[i, 0].imshow(picture)
+        axes[i, 0].set_title(f"image {img}", fontsize=7)
+        for j, model in enumerate(models, start=1):
+            cells = [r for r in rows if r["model"] == model and int(r["image"]) == img]
+            grid = np.zeros(
+                (int(max(r["row"] for r in cells)) + 1, int(max(r["col"] for r in cells)) + 1)
+            )
+            for r in cells:
+                grid[int(r["row"]), int(r["col"])] = code[str(r["category"])]
+            axes[i, j].imshow(picture)
+            axes[i, j].imshow(
+                grid,
+                cmap=cmap,
+                vmin=-0.5,
+                vmax=len(categories) - 0.5,
+                alpha=0.55,
+                interpolation="nearest",
+                extent=(0, w, h, 0),
+            )
+            axes[i, j].set_title(f"{model} pred {int(cells[0]['pred'])}", fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [Patch(color=c, label=lab) for c, lab in zip(RANK_COLOURS, categories, strict=False)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=6, frameon=False)
+    fig.suptitle("rank of each patch's top class in the image's prediction", fontsize=8)
     return save_figure(fig, stem)
