@@ -224,7 +224,8 @@ def plot_split_comparison(
 def plot_runs(runs: Sequence[GeometryRun], split: str, path: str | Path) -> Path:
     """α profile and mean token correlation per layer for several runs (e.g. a β spectrum).
 
-    Runs with a recorded β are coloured on a log scale of β; others are drawn in grey.
+    Runs with a recorded β are coloured on a log scale of β; the others (endpoints, timm models)
+    get distinct dashed colours so they can be told apart.
     """
     fig = Figure(figsize=(12, 4.2))
     ax_a, ax_b = fig.subplots(1, 2)
@@ -232,6 +233,7 @@ def plot_runs(runs: Sequence[GeometryRun], split: str, path: str | Path) -> Path
     norm = LogNorm(min(betas), max(betas)) if betas and min(betas) < max(betas) else None
     cmap = colormaps["viridis"]
     ordered = sorted(runs, key=lambda r: (r.beta is None, r.beta or 0.0, r.label))
+    others = iter(["C3", "C2", "C1", "C4", "C5", "C6", "0.3", "C7", "C8", "C9"] * 10)
     for r in ordered:
         if split not in r.splits:
             continue
@@ -242,11 +244,12 @@ def plot_runs(runs: Sequence[GeometryRun], split: str, path: str | Path) -> Path
         elif r.beta is not None:
             colour = cmap(0.0)
         else:
-            colour = "0.4"
+            colour = next(others)
+        style = "-o" if r.beta is not None else "--s"
         name = f"{r.label} (β={r.beta:g})" if r.beta is not None else r.label
-        ax_a.plot(x, _nanmean(t.alpha[:, t.spatial], 1), "-o", ms=3, color=colour, label=name)
+        ax_a.plot(x, _nanmean(t.alpha[:, t.spatial], 1), style, ms=3, color=colour, label=name)
         if t.corr_mean is not None:
-            ax_b.plot(x, t.corr_mean, "-o", ms=3, color=colour, label=name)
+            ax_b.plot(x, t.corr_mean, style, ms=3, color=colour, label=name)
         ax_a.set_xticks(x, labels)
         ax_b.set_xticks(x, labels)
     ax_a.set_xlabel("layer")
