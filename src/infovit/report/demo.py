@@ -53,7 +53,8 @@ def _routing(runs: list[Path], out: Path, quick: bool, progress: bool) -> str:
     analysis = out / "analysis"
     loaded = load_runs(runs, device="cpu")
     options = AnalysisOptions(
-        only=("spectrum", "heads", "voting", "klmaps", "jsd", "extreme", "repetition"),
+        # the spectrum figure is the demo's own (with the data's ceilings), not drawn twice
+        only=("heads", "voting", "klmaps", "jsd", "extreme", "repetition"),
         max_images=256 if quick else 1024,
         pairs=32 if quick else 256,
         progress=progress,
