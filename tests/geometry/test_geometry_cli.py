@@ -122,7 +122,7 @@ def test_infovit_run_records_beta_and_uses_mean(
         (["--model", "vit_tiny_patch16_224", "--layers", "40"], "out of range"),
         (["--model", "vit_tiny_patch16_224", "--splits", "test"], "--splits"),
         (["--model", "vit_tiny_patch16_224", "--fit-range", "100:11"], "fit range"),
-        (["--model", "vit_tiny_patch16_224", "--weights", "/nonexistent.pth"], "no such file"),
+        (["--model", "vit_tiny_patch16_224", "--weights", "/nonexistent.pth"], "does not exist"),
     ],
 )
 def test_user_errors_exit_2(

@@ -169,31 +169,6 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
-def _read_weights(path: Path) -> dict[str, Any]:
-    import torch
-
-    from infovit.errors import InfovitError
-
-    if not path.is_file():
-        raise InfovitError(f"--weights: no such file {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any reader failure is a bad file from the user's point of view
-        raise InfovitError(f"--weights: cannot read {path}: {_first_line(err)}") from err
-    for key in ("state_dict", "model", "state_dict_ema", "model_ema"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict):
-        raise InfovitError(f"--weights: {path} does not hold a state dict")
-    return state
-
-
 def _timm_model(name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     import timm
     import torch
@@ -224,7 +199,9 @@ def _timm_model(name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any
     else:
         model = timm.create_model(name, pretrained=False, **kwargs)
     if args.weights:
-        state = _read_weights(Path(args.weights))
+        from infovit.model.factory import read_state_dict
+
+        state = read_state_dict(Path(args.weights))
         try:
             from timm.models.vision_transformer import checkpoint_filter_fn
 
@@ -247,39 +224,6 @@ def _timm_model(name: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any
     }
 
 
-def _as_mapping(obj: Any) -> Any:
-    """A config node as a dict when it is a dataclass, has ``to_dict`` or is a plain object."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if callable(getattr(obj, "to_dict", None)):
-        return obj.to_dict()
-    if hasattr(obj, "__dict__") and not isinstance(obj, (dict, type)):
-        return vars(obj)
-    return obj
-
-
-def _find_key(obj: Any, key: str) -> Any:
-    """Depth-first search of a config (dicts, dataclasses, objects) for a field named ``key``."""
-    obj = _as_mapping(obj)
-    if isinstance(obj, dict):
-        if key in obj:
-            return _as_mapping(obj[key])
-        children = list(obj.values())
-    elif isinstance(obj, (list, tuple)):
-        children = list(obj)
-    else:
-        return None
-    for value in children:
-        if isinstance(value, (str, bytes, int, float, bool)) or value is None:
-            continue
-        found = _find_key(value, key)
-        if found is not None:
-            return found
-    return None
-
-
 def _infovit_run(run_dir: Path, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from infovit.errors import InfovitError
 
@@ -288,26 +232,18 @@ def _infovit_run(run_dir: Path, args: argparse.Namespace) -> tuple[Any, dict[str
         raise InfovitError(
             "--weights/--pretrained/--img-size/--patch-size apply to timm names, not to runs"
         )
-    try:
-        from infovit.training.run import load_model
-    except ImportError as err:
-        raise InfovitError(
-            f"{run_dir} looks like an infovit run, but infovit.training.run is not available "
-            f"in this installation ({err})"
-        ) from err
+    from infovit.training.run import load_model
+
     model, config = load_model(run_dir)
-    beta = _find_key(config, "beta")
-    convention = _find_key(config, "beta_convention")
-    if isinstance(beta, dict):  # BetaConfig: value + convention ("mean" or "sum")
-        beta, convention = beta.get("value"), beta.get("convention", convention)
-    variant = getattr(model, "variant", None)
+    beta, convention = config.beta.value, config.beta.convention
+    variant = model.variant
     meta = {
         "source": "infovit-run",
         "name": str(run_dir),
         "weights": str(run_dir),
         "variant": variant,
         # β only prices information in the bottlenecked variant; the others have no channel.
-        "beta": float(beta) if beta is not None and variant in (None, "ib") else None,
+        "beta": float(beta) if variant == "ib" else None,
         "beta_convention": convention,
     }
     return model, meta

@@ -111,7 +111,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise
     except Exception as err:
         raise InfovitError(f"cannot read weights file {str(path)!r}: {err}") from err
-    for key in ("model", "state_dict", "model_state_dict"):
+    for key in ("model", "state_dict", "model_state_dict", "state_dict_ema", "model_ema"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
