@@ -113,7 +113,8 @@ def train(
         config = run.config()
         if not run.has_checkpoint("last"):
             raise InfovitError(
-                f"run {str(out)!r} has no checkpoint yet; start it again without --resume"
+                f"run {str(out)!r} stopped before its first checkpoint; delete the folder and "
+                "start it again without --resume"
             )
     if config is None:
         raise ValueError("train() needs a config unless resuming")
