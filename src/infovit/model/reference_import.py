@@ -25,7 +25,7 @@ from torch import Tensor
 
 from infovit.errors import InfovitError
 from infovit.model.bottleneck import BottleneckConfig
-from infovit.model.factory import ModelConfig, build_model
+from infovit.model.factory import ModelConfig, build_model, read_state_dict
 from infovit.model.vit import InfoViT
 
 __all__ = [
@@ -90,26 +90,7 @@ def read_reference_state(path: str | Path) -> dict[str, Tensor]:
     Accepts a bare state dict or one nested under ``model``/``state_dict``/``model_state_dict``;
     strips ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InfovitError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise InfovitError(
-            f"cannot read {str(path)!r} as a PyTorch checkpoint ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}); pass a .pth file saved with "
-            "torch.save(model.state_dict(), ...)"
-        ) from err
-    for key in ("model", "state_dict", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
-        raise InfovitError(
-            f"{str(path)!r} does not hold a state dict of tensors (found {type(obj).__name__}); "
-            "pass the file written by torch.save(model.state_dict(), ...)"
-        )
+    obj = read_state_dict(path)  # weights_only loading, nested dicts unwrapped
     state: dict[str, Tensor] = {}
     for key, value in obj.items():
         name = str(key)
