@@ -36,3 +36,13 @@ def test_analyze_writes_indexed_tables_and_figures(tiny_runs, tmp_path, capsys) 
     assert main(["analyze", runs[0], "--out", str(out), "--only", "bogus"]) == 2
     assert "--only" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path), "--out", str(out)]) == 2
+
+
+def test_analyze_needs_only_the_run_folder(tiny_runs, tmp_path) -> None:
+    import shutil
+
+    run = tmp_path / "ib_run"
+    shutil.copytree(tiny_runs["ib"], run)
+    assert main(["analyze", str(run), "--only", "heads", "--no-progress"]) == 0
+    assert (run / "analysis" / "tables" / "heads.csv").is_file()
+    assert (run / "analysis" / "index.md").is_file()

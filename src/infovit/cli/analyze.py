@@ -18,6 +18,9 @@ examples:
   infovit analyze runs/no_attn runs/beta10_s1 runs/beta10_s2 runs/beta1 runs/vit \\
       --out analysis/spectrum --passes 10
 
+  # everything for one run, into runs/beta1/analysis (the run folder is all it needs)
+  infovit analyze runs/beta1
+
   # quick look at head firing and KL maps of one run on 512 validation images
   infovit analyze runs/beta1 --only heads,klmaps --max-images 512 --out analysis/beta1
 
@@ -45,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by infovit train")
     p.add_argument("--data", metavar="SPEC", help="data spec (default: the first run's)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (default: RUN/analysis of the first run)"
+    )
     p.add_argument(
         "--only",
         default=",".join(_SECTIONS),
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         progress=not args.no_progress,
     )
-    index = analyze(loaded, Path(args.out), options)
-    print(f"wrote {len(index['files'])} files to {args.out} (see index.md)")
+    out = Path(args.out) if args.out else Path(args.runs[0]) / "analysis"
+    index = analyze(loaded, out, options)
+    print(f"wrote {len(index['files'])} files to {out} (see index.md)")
     return 0

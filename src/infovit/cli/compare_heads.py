@@ -61,7 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help=".npz/.safetensors with NAME.mu, NAME.logvar",
     )
-    src.add_argument("--data", metavar="SPEC", help="synthetic | imagenet100:ROOT | cifar10:ROOT …")
+    src.add_argument(
+        "--data",
+        metavar="SPEC",
+        help="synthetic | imagenet100:ROOT | cifar10:ROOT … (default: the first run's data)",
+    )
     src.add_argument("--split", default="val", choices=("train", "val"))
     src.add_argument("--num-images", type=int, default=64, help="first N images (default: 64)")
     src.add_argument("--batch-size", type=int, default=32)
@@ -121,16 +125,16 @@ def _from_runs(
     from infovit.errors import InfovitError
     from infovit.information import as_channel, extract_head_posteriors, parse_head_selector
     from infovit.information.io import save_posteriors
-    from infovit.training.run import load_model
+    from infovit.training.run import RunFolder, load_model
 
     if not args.heads:
         raise InfovitError("give head selectors (e.g. runs/beta10:11.0), or --posteriors FILE")
     row_sel = [parse_head_selector(s) for s in args.heads]
     col_sel = [parse_head_selector(s) for s in args.cols] if args.cols else row_sel
-    if not args.data:
-        raise InfovitError("--data is required to extract posteriors from runs")
-    spec = parse_data_spec(args.data)
     runs = list(dict.fromkeys(s.run for s in row_sel + col_sel))
+    if not args.data:  # the first run's own validation data, as its config records it
+        args.data = RunFolder.open(runs[0]).config().data.spec
+    spec = parse_data_spec(args.data)
     # Channel names "LABEL:block.head": the run folder's name when those are unique, else the path.
     short = {run: Path(run).resolve().name or run for run in runs}
     label = short if len(set(short.values())) == len(runs) else {run: run for run in runs}

@@ -63,7 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     src.add_argument("--patch-size", type=int, metavar="PX", help="patch size of a timm model")
     data = p.add_argument_group("data")
-    data.add_argument("--data", metavar="SPEC", help="synthetic | cifar10:ROOT | stl10:ROOT | ...")
+    data.add_argument(
+        "--data",
+        metavar="SPEC",
+        help="synthetic | cifar10:ROOT | stl10:ROOT | ... (default for runs: the first run's data)",
+    )
     data.add_argument("--splits", default="val", help="comma list of train,val (default: val)")
     data.add_argument(
         "--num-images", type=int, metavar="N", help="random subset per split (default: all)"
@@ -428,6 +432,10 @@ def run(args: argparse.Namespace) -> int:
             _compare(runs, out / "figures")
         print(f"figures written to {out / 'figures'}")
         return 0
+    if args.model and not args.data and Path(args.model[0]).is_dir():
+        from infovit.training.run import RunFolder
+
+        args.data = RunFolder.open(args.model[0]).config().data.spec  # the run's own data
     if not args.model or not args.data:
         raise InfovitError("need --model and --data (or --from-tables DIR ...)")
     if len(args.model) > 1 and args.weights:
