@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from infovit.analysis.report import LoadedRun, describe_label
-from infovit.data import build_dataset, parse_data_spec
-from infovit.training.run import RunFolder, load_model
+from infovit.data import parse_data_spec
+from infovit.training.run import RunFolder, load_model, validation_set
 
 __all__ = ["load_runs"]
 
@@ -30,8 +30,7 @@ def load_runs(
         model, config = load_model(path, tag=tag, device=device)
         spec = spec or config.data.spec
         parsed = parse_data_spec(spec)
-        img = None if parsed.name == "synthetic" else model.patch_embed.img_size[0]
-        dataset = build_dataset(parsed, "val", img_size=img)
+        dataset = validation_set(config, spec)
         name = Path(path).resolve().name
         while name in names:
             name += "_"

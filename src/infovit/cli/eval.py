@@ -38,18 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
-    from infovit.data import build_dataset
     from infovit.errors import InfovitError
     from infovit.training import evaluate, load_model
     from infovit.training.device import resolve_device
+    from infovit.training.run import validation_set
 
     if args.passes < 1:
         raise InfovitError("--passes must be at least 1")
     device = resolve_device(args.device)
     model, config = load_model(args.run, tag=args.checkpoint, device=device)
-    spec = args.data or config.data.spec
-    img_size = None if spec.startswith("synthetic") else config.model.img_size
-    dataset = build_dataset(spec, "val", img_size=img_size)
+    dataset = validation_set(config, args.data)
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
     noise = args.noise or config.optim.eval_noise
     result = evaluate(model, loader, passes=args.passes, noise=noise, device=device)

@@ -150,22 +150,6 @@ def _parse_splits(text: str) -> list[str]:
     return splits
 
 
-def _device(text: str) -> Any:
-    import torch
-
-    from infovit.errors import InfovitError
-
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(text)
-    except RuntimeError as err:
-        raise InfovitError(f"--device: unknown device {text!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InfovitError("--device cuda requested but no CUDA device is available")
-    return dev
-
-
 # --------------------------------------------------------------------------- models
 def _first_line(err: BaseException) -> str:
     """Errors from hubs and loaders span many lines; the CLI prints one."""
@@ -446,7 +430,9 @@ def run(args: argparse.Namespace) -> int:
         raise InfovitError("--batch-size must be >= 1, --workers and --clusters >= 0")
     _parse_layers(args.layers)
     _parse_splits(args.splits)
-    device = _device(args.device)
+    from infovit.training.device import resolve_device
+
+    device = resolve_device(args.device)
     labels = _unique_labels(args.model)
     runs = []
     for model_arg, label in zip(args.model, labels, strict=True):

@@ -67,11 +67,17 @@ def plot_spectrum(rows: list[Row], stem: Path) -> list[Path]:
     return save_figure(fig, stem)
 
 
+def _by_model(rows: list[Row]) -> dict[str, list[Row]]:
+    """Rows grouped by their ``model`` column, in first-seen order."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[str(r["model"])].append(r)
+    return groups
+
+
 def plot_survival(rows: list[Row], stem: Path) -> list[Path]:
     """P(KL ≥ x) per head, one panel per model; line colour by block."""
-    by_model: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        by_model[str(r["model"])].append(r)
+    by_model = _by_model(rows)
     n = max(len(by_model), 1)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.5), squeeze=False)
     for ax, (model, mrows) in zip(axes[0], by_model.items(), strict=False):
@@ -96,9 +102,7 @@ def plot_survival(rows: list[Row], stem: Path) -> list[Path]:
 
 def plot_active_heads(rows: list[Row], stem: Path) -> list[Path]:
     """Grid of heads (block 0 at the bottom): colour = max KL, ✓ = active."""
-    by_model: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        by_model[str(r["model"])].append(r)
+    by_model = _by_model(rows)
     n = max(len(by_model), 1)
     fig, axes = plt.subplots(1, n, figsize=(2.6 * n + 1, 4), squeeze=False)
     for ax, (model, mrows) in zip(axes[0], by_model.items(), strict=False):

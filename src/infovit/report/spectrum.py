@@ -38,15 +38,13 @@ def spectrum_rows(
     """Evaluate each run (its best checkpoint, its own validation data and eval noise)."""
     from torch.utils.data import DataLoader
 
-    from infovit.data import build_dataset
     from infovit.training import evaluate, load_model
+    from infovit.training.run import validation_set
 
     rows = []
     for run in runs:
         model, config = load_model(run)
-        spec = config.data.spec
-        img_size = None if spec.startswith("synthetic") else config.model.img_size
-        loader = DataLoader(build_dataset(spec, "val", img_size=img_size), batch_size=256)
+        loader = DataLoader(validation_set(config), batch_size=256)
         r = evaluate(model, loader, passes=passes, noise=config.optim.eval_noise, progress=progress)
         rows.append(
             SpectrumRow(

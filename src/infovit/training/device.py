@@ -7,14 +7,23 @@ from collections.abc import Iterator
 
 import torch
 
+from infovit.errors import InfovitError
+
 __all__ = ["autocast", "resolve_amp", "resolve_device"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
+    """``auto`` → CUDA when available, else CPU; an unknown or unavailable device is a user
+    error, reported before any work starts."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise InfovitError(f"--device: unknown device {name!r}; use auto, cpu or cuda[:N]") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InfovitError("--device cuda requested but no CUDA device is available")
+    return device
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:

@@ -27,15 +27,17 @@ from typing import Any
 import torch
 import yaml
 from safetensors.torch import load_file, save_file
+from torch.utils.data import Dataset
 
 from infovit import __version__
 from infovit.atomic import atomic_path, write_json, write_text
+from infovit.data.datasets import build_dataset, parse_data_spec
 from infovit.errors import InfovitError
 from infovit.model.factory import build_model
 from infovit.model.vit import InfoViT
 from infovit.training.config import Config
 
-__all__ = ["RunFolder", "git_commit", "load_model"]
+__all__ = ["RunFolder", "git_commit", "load_model", "validation_set"]
 
 
 def git_commit() -> dict[str, Any]:
@@ -219,6 +221,14 @@ def load_model(
     run.load_weights(tag, model)
     model.set_noise(config.optim.eval_noise)  # type: ignore[arg-type]
     return model.to(device).eval(), config
+
+
+def validation_set(config: Config, spec: str | None = None) -> Dataset:
+    """The run's validation data (or another ``spec``) at the model's input size; synthetic
+    data sets their own size."""
+    spec = spec or config.data.spec
+    synthetic = parse_data_spec(spec).name == "synthetic"
+    return build_dataset(spec, "val", img_size=None if synthetic else config.model.img_size)
 
 
 def _timm_version() -> str:
