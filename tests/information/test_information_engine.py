@@ -26,9 +26,13 @@ class _FixedTiles:
         for start in range(0, len(self.rows), 5):
             yield RowChunk(self.rows[start : start + 5], start)
 
-    def tiles(self, chunk: RowChunk, start: int, stop: int, select: torch.Tensor | None = None):
-        t = self.full[:, chunk.data : chunk.data + len(chunk.rows), start:stop].clone()
-        return t if select is None else t[:, select]
+    def prepare(self, unit: RowChunk) -> Iterator[RowChunk]:
+        yield unit
+
+    def tiles(self, chunk: RowChunk, cols, select: torch.Tensor | None = None):
+        for start, stop in cols:
+            t = self.full[:, chunk.data : chunk.data + len(chunk.rows), start:stop].clone()
+            yield t if select is None else t[:, select]
 
 
 def _brute(ell: torch.Tensor, n_main: int, add_self: torch.Tensor):
@@ -96,3 +100,26 @@ def test_log_sums_match_brute_force(
     assert "exact" in calls and ("wide" in calls) == (dtype == torch.float32)
     counts = torch.cat([x.log_count for x in got]).exp()
     torch.testing.assert_close(counts, M + missing.double())
+
+
+def test_worker_map_keeps_order_raises_and_closes():
+    """The static worker schedule: results in input order, a worker's error reaches the caller,
+    and a consumer that stops early does not hang or leave threads behind."""
+    import threading
+
+    from infovit.information.engine import _ordered_map
+
+    assert list(_ordered_map(lambda x: x * x, iter(range(50)), 3)) == [x * x for x in range(50)]
+
+    def fail_on_seven(x: int) -> int:
+        if x == 7:
+            raise ValueError("seven")
+        return x
+
+    with pytest.raises(ValueError, match="seven"):
+        list(_ordered_map(fail_on_seven, iter(range(20)), 2))
+    before = threading.active_count()
+    results = _ordered_map(lambda x: x, iter(range(100)), 2)
+    assert next(results) == 0
+    results.close()
+    assert threading.active_count() == before

@@ -155,11 +155,12 @@ def _compare(ref: RefViTWithHeadIB, path: Path, atol: float = 1e-5) -> None:
         torch.testing.assert_close(out.kl, ref_kl, atol=atol, rtol=1e-5)  # [B, L, H, N]
         assert ref_kl.mean() > 0.1  # channels are open: the comparison is not trivially 0 = 0
 
-        # sampled: the same noise, drawn block by block as [H, B·N, r] like our bottleneck
+        # sampled: the same noise, drawn block by block as [B·N, H, r] like our bottleneck
         torch.manual_seed(7)
         out_s = model.forward_info(x, noise="sample")
         torch.manual_seed(7)
-        eps = [torch.randn(HEADS, x.shape[0] * (IMG // PATCH) ** 2, RANK) for _ in range(DEPTH)]
+        tokens = x.shape[0] * (IMG // PATCH) ** 2
+        eps = [torch.randn(tokens, HEADS, RANK).transpose(0, 1) for _ in range(DEPTH)]
         ref_logits_s, ref_kl_s = ref(x, eps)
         torch.testing.assert_close(out_s.logits, ref_logits_s, atol=atol, rtol=1e-5)
         torch.testing.assert_close(out_s.kl, ref_kl_s, atol=atol, rtol=1e-5)

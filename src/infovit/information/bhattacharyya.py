@@ -95,6 +95,18 @@ class _PairwiseRows:
             stop = min(self.n_rows, start + self.row_chunk)
             yield RowChunk(self.rows[start:stop], torch.arange(start, stop))  # data: positions
 
+    def prepare(self, unit: RowChunk) -> Iterator[RowChunk]:
+        yield unit  # tiles need nothing more than the positions
+
+    def tiles(
+        self, chunk: RowChunk, cols: list[tuple[int, int]], select: Tensor | None = None
+    ) -> Iterator[Tensor]:
+        for start, stop in cols:
+            yield self._tile(chunk, start, stop, select)
+
+    def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
 
 class BhattacharyyaSource(_PairwiseRows):
     """Tiles ``−D_B(p_i, p_j)`` (≤ 0, own component 0) for each channel."""
@@ -118,7 +130,7 @@ class BhattacharyyaSource(_PairwiseRows):
         ]
         self.logvar = [ch.logvar.to(device=device, dtype=dtype) for ch in self.channels]
 
-    def tiles(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None = None) -> Tensor:
+    def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
         rows = chunk.rows if select is None else chunk.rows[select.cpu()]
         rows, cols = rows.to(self.device), self.columns[start:stop].to(self.device)
         shape = (self.n_channels, rows.shape[0], stop - start)
@@ -155,7 +167,7 @@ class KLSource(_PairwiseRows):
         self.row_factors = self.row_factors.to(device)
         self.col_factors = self.col_factors.to(device)
 
-    def tiles(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None = None) -> Tensor:
+    def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
         positions = chunk.data if select is None else chunk.data[select.cpu()]
         a = self.row_factors[:, positions.to(self.device)]  # [C, S, K]
         out = scratch("tile", (a.shape[0], a.shape[1], stop - start), self.dtype, self.device)

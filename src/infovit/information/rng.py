@@ -19,7 +19,8 @@ __all__ = [
     "generator",
 ]
 
-BLOCK = 4096  # samples per random block; fixed so results are independent of chunking
+BLOCK = 1024  # samples per random block (a unit of parallel work); fixed so results do not
+# depend on chunking
 STREAM_ROWS = 0  # which patches x_i are drawn
 STREAM_NOISE = 1  # ε of u ~ p(u|x_i), per channel
 STREAM_NOISE_DUP = 2  # ε′ of the independent second draw U′

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from timm.layers import Attention
 from torch import Tensor, nn
 
-from infovit.model.bottleneck import BottleneckConfig, HeadBottleneck, Noise
+from infovit.model.bottleneck import BottleneckConfig, HeadBottleneck, Noise, split_posterior
 
 __all__ = ["AttnRecord", "IBAttention", "Tap"]
 
@@ -58,36 +59,76 @@ class IBAttention(nn.Module):
             HeadBottleneck(self.num_heads, self.head_dim, bottleneck) if bottleneck else None
         )
         self.noise: Noise = "sample"  # evaluation noise; training always samples
+        if bottleneck and not (
+            isinstance(self.qkv, nn.Linear) and isinstance(self.proj, nn.Linear)
+        ):
+            raise TypeError("a bottleneck needs plain nn.Linear qkv and proj layers to fold into")
+        # W_d2 folds into W_o only when nothing acts between the concatenated heads and W_o
+        self.fold_output = isinstance(self.norm, nn.Identity) and self.gate is None
+
+    @property
+    def _rows_sum_to_one(self) -> bool:
+        """Whether the attention weights applied to v are a softmax, untouched by dropout."""
+        return not (self.training and self.attn_drop.p > 0)
+
+    def _qkv(self, x: Tensor) -> Tensor:
+        """[B, N, 2·H·d + H·e]: q and k as timm's; values pre-encoded by W_e1 when bottlenecked."""
+        if self.bottleneck is None:
+            return self.qkv(x)
+        w_qk, w_v = self.qkv.weight.split([2 * self.attn_dim, self.attn_dim])
+        b_qk, b_v = (None, None) if self.qkv.bias is None else self.qkv.bias.split(w_qk.shape[0])
+        w_v, b_v = self.bottleneck.fold_value(w_v, b_v, self._rows_sum_to_one)  # [H·e, D]
+        w = torch.cat([w_qk, w_v])  # [2·H·d + H·e, D]
+        if b_v is not None and b_qk is None:  # no qkv bias, but b_e1 folded into the values
+            b_qk = w_qk.new_zeros(w_qk.shape[0])
+        b = None if b_v is None else torch.cat([b_qk, b_v])
+        return F.linear(x, w, b)
 
     def forward(self, x: Tensor, tap: Tap | None = None) -> Tensor:
         B, N, _ = x.shape
         H, d = self.num_heads, self.head_dim
         gate = self.gate(x).sigmoid() if self.gate is not None else None
-        qkv = self.qkv(x).reshape(B, N, 3, H, d).permute(2, 0, 3, 1, 4)  # [3, B, H, N, d]
-        q, k, v = qkv.unbind(0)  # [B, H, N, d] each
+        qkv = self._qkv(x)  # [B, N, 2·H·d + H·e]
+        q, k, v = qkv.split([self.attn_dim, self.attn_dim, qkv.shape[-1] - 2 * self.attn_dim], -1)
+        q, k = (t.unflatten(-1, (H, d)).transpose(1, 2) for t in (q, k))  # [B, H, N, d] each
+        v = v.unflatten(-1, (H, -1)).transpose(1, 2)  # [B, H, N, e]; e = d without bottleneck
         q, k = self.q_norm(q), self.k_norm(k)
 
         attn_probs = None
         if self.fused_attn and not (tap and tap.need_attn):
             dropout_p = self.attn_drop.p if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # [B, H, N, d]
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # [B, H, N, e]
         else:
             attn_probs = (q * self.scale) @ k.transpose(-2, -1)  # [B, H, N, N]
             attn_probs = attn_probs.softmax(dim=-1)
-            out = self.attn_drop(attn_probs) @ v  # [B, H, N, d]
+            out = self.attn_drop(attn_probs) @ v  # [B, H, N, e]
 
         record = AttnRecord(attn=attn_probs if tap and tap.need_attn else None)
-        if self.bottleneck is not None:
-            noise = "sample" if self.training else (tap.noise if tap and tap.noise else self.noise)
-            b = self.bottleneck(out, noise=noise)
-            out, record.kl = b.delta, b.kl
-            if tap and tap.need_posterior:
-                record.mu, record.logvar = b.mu, b.logvar
         if tap is not None:
             tap.records.append(record)
-
-        x = out.transpose(1, 2).reshape(B, N, self.attn_dim)  # [B, N, H·d]: concat heads
+        if self.bottleneck is None:
+            x = out.transpose(1, 2).reshape(B, N, self.attn_dim)  # [B, N, H·d]: concat heads
+        else:
+            hidden = self._channel(out, record, tap)  # [B·N, H·k]
+            if self.fold_output:  # W_d2 is folded into W_o: one GEMM gives the block's update
+                w, b = self.bottleneck.fold_output(self.proj.weight, self.proj.bias)
+                return self.proj_drop(F.linear(hidden, w, b).view(B, N, -1))  # [B, N, D]
+            x = self.bottleneck.dec[-1](hidden.view(B * N, H, -1))  # [B·N, H, d]
+            x = x.view(B, N, self.attn_dim)  # [B, N, H·d]: concat heads
         x = self.norm(x)
         if gate is not None:
             x = x * gate
         return self.proj_drop(self.proj(x))
+
+    def _channel(self, out: Tensor, record: AttnRecord, tap: Tap | None) -> Tensor:
+        """Pre-encoded head outputs [B, H, N, e] → decoder activations [B·N, H·k]; records KL."""
+        B, H, N, _ = out.shape
+        noise = "sample" if self.training else (tap.noise if tap and tap.noise else self.noise)
+        pre = out.transpose(1, 2).reshape(B * N, H, -1)  # [B·N, H, e] = Δ·W_e1 (+ b_e1)
+        hidden, stats, kl = self.bottleneck.channel(pre, noise, biased=self._rows_sum_to_one)
+        record.kl = kl.view(B, N, H).transpose(1, 2)  # [B, H, N]
+        if tap and tap.need_posterior:
+            mu, logvar = split_posterior(stats, self.bottleneck.config)  # [B·N, H, r] each
+            record.mu = mu.view(B, N, H, -1).transpose(1, 2)  # [B, H, N, r]
+            record.logvar = logvar.view(B, N, H, -1).transpose(1, 2)  # [B, H, N, r]
+        return hidden

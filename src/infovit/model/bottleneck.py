@@ -7,6 +7,15 @@ N(0, I) is the number of nats that head writes into that token's residual stream
 
 All heads of a block are computed together: their weights are stacked along a leading head
 axis and applied with one batched matrix product per layer (``bmm``), never a Python loop.
+Activations stay token-major, [B·N, H, width], the layout attention produces and W_o consumes,
+so no layer pays for a transpose copy.
+
+Inside attention the two outer layers are folded into the neighbouring projections, which is
+exact because attention is linear in the values: the first encoder layer W_e1 moves into the
+value projection (softmax(qkᵀ)·(x W_v) W_e1 = softmax(qkᵀ)·(x W_v W_e1)) and the last decoder
+layer W_d2 into W_o. The folded weights are products of the original parameters, recomputed
+every forward, so parameters, gradients and checkpoints are unchanged; only half of the
+bottleneck's matrix products remain per token (see ``fold_value`` and ``fold_output``).
 """
 
 from __future__ import annotations
@@ -19,7 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BottleneckConfig", "BottleneckOutput", "HeadBottleneck", "Noise", "gaussian_kl"]
+__all__ = [
+    "BottleneckConfig",
+    "BottleneckOutput",
+    "HeadBottleneck",
+    "Noise",
+    "gaussian_kl",
+    "sample_posterior",
+    "split_posterior",
+]
 
 Noise = Literal["sample", "mean"]
 
@@ -45,6 +62,61 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(dim=-1)
 
 
+class _SamplePosterior(torch.autograd.Function):
+    """z = μ + σ·ε and the KL to N(0, I), from the encoder's [μ | raw log σ²] in one node.
+
+    Autograd of the plain expressions builds about a dozen elementwise nodes (slice, clamp,
+    exp, randn, mul, add, the KL terms) whose backward passes dominate the channel's cost on a
+    CPU; this hand-written backward does the same maths in a few passes over the latents.
+    """
+
+    @staticmethod
+    def forward(ctx, stats: Tensor, eps: Tensor, lo: float, hi: float) -> tuple[Tensor, Tensor]:
+        work = torch.promote_types(stats.dtype, torch.float32)  # float32 under autocast
+        mu, raw = stats.to(work).chunk(2, dim=-1)  # [..., r] each
+        logvar = raw.clamp(lo, hi)
+        std = torch.exp(0.5 * logvar)
+        z = torch.addcmul(mu, eps, std)  # reparameterised draw
+        var_m1 = std.square().sub_(1.0)  # σ² − 1
+        kl = 0.5 * ((var_m1 - logvar).sum(-1) + mu.square().sum(-1))  # [...] nats, float32
+        ctx.save_for_backward(mu, eps, std, var_m1, logvar == raw)  # last: inside the clamp
+        ctx.stats_dtype = stats.dtype
+        return z.to(stats.dtype), kl
+
+    @staticmethod
+    def backward(ctx, g_z: Tensor, g_kl: Tensor) -> tuple[Tensor, None, None, None]:
+        mu, eps, std, var_m1, inside = ctx.saved_tensors
+        g_z, g_kl = g_z.to(mu.dtype), g_kl.to(mu.dtype).unsqueeze(-1)  # [..., r], [..., 1]
+        g_stats = mu.new_empty(*mu.shape[:-1], 2 * mu.shape[-1])
+        g_mu, g_logvar = g_stats.chunk(2, dim=-1)  # views: written in place, no concatenation
+        torch.addcmul(g_z, g_kl, mu, out=g_mu)  # ∂z/∂μ = 1, ∂KL/∂μ = μ
+        # ∂z/∂logvar = ε·σ/2, ∂KL/∂logvar = (σ² − 1)/2; the clamp passes gradient only inside
+        torch.addcmul(g_z * eps * std, g_kl, var_m1, out=g_logvar)
+        g_logvar.mul_(inside).mul_(0.5)
+        return g_stats.to(ctx.stats_dtype), None, None, None
+
+
+def split_posterior(stats: Tensor, config: BottleneckConfig) -> tuple[Tensor, Tensor]:
+    """The encoder output [..., 2r] as (μ, log σ²), log σ² clamped to the configured range."""
+    r = config.rank
+    return stats[..., :r], stats[..., r:].clamp(config.logvar_min, config.logvar_max)
+
+
+def sample_posterior(
+    stats: Tensor, noise: Noise, config: BottleneckConfig
+) -> tuple[Tensor, Tensor]:
+    """Draw z from the posterior given by the encoder output [..., 2r]; return (z, KL).
+
+    ``noise="sample"`` draws z = μ + σ·ε with ε from torch's generator (seeded runs repeat);
+    ``"mean"`` returns z = μ. KL is float32 nats summed over the r latents.
+    """
+    if noise == "mean":
+        mu, logvar = split_posterior(stats, config)
+        return mu, gaussian_kl(mu, logvar)
+    eps = torch.randn(*stats.shape[:-1], config.rank, device=stats.device)  # float32
+    return _SamplePosterior.apply(stats, eps, config.logvar_min, config.logvar_max)
+
+
 @dataclass
 class BottleneckOutput:
     """What one block's heads emit: the decoded message and the channel's posterior."""
@@ -55,8 +127,39 @@ class BottleneckOutput:
     kl: Tensor  # [B, H, N] nats, float32
 
 
+class _HeadwiseMatmul(torch.autograd.Function):
+    """[M, H, in] @ [H, in, out] → [M, H, out]: one bmm over heads, token-major in and out.
+
+    ``bmm`` reads the token-major input as a strided [H, M, in] view and writes into a strided
+    view of a token-major output, in the forward and in both backward products; autograd's own
+    bmm would return [H, M, out] and cost a transpose copy per layer and direction.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor) -> Tensor:
+        if torch.is_autocast_enabled(x.device.type):  # bmm under autocast: match its dtype
+            dtype = torch.get_autocast_dtype(x.device.type)
+            x, w = x.to(dtype), w.to(dtype)
+        y = x.new_empty(x.shape[0], x.shape[1], w.shape[2])  # [M, H, out]
+        torch.bmm(x.transpose(0, 1), w, out=y.transpose(0, 1))  # [H, M, out] views
+        ctx.save_for_backward(x, w)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        x, w = ctx.saved_tensors
+        g = g.to(x.dtype)
+        g_x = g_w = None
+        if ctx.needs_input_grad[0]:
+            g_x = g.new_empty(x.shape)  # [M, H, in]
+            torch.bmm(g.transpose(0, 1), w.transpose(1, 2), out=g_x.transpose(0, 1))
+        if ctx.needs_input_grad[1]:
+            g_w = torch.bmm(x.permute(1, 2, 0), g.transpose(0, 1))  # [H, in, out]
+        return g_x, g_w
+
+
 class _StackedLinear(nn.Module):
-    """``H`` independent linear maps applied at once: [H, M, fan_in] → [H, M, fan_out]."""
+    """``H`` independent linear maps applied at once: [M, H, fan_in] → [M, H, fan_out]."""
 
     def __init__(self, heads: int, fan_in: int, fan_out: int) -> None:
         super().__init__()
@@ -70,17 +173,23 @@ class _StackedLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
+    def matmul(self, x: Tensor) -> Tensor:
+        """The product without the bias: [M, H, fan_in] → [M, H, fan_out]."""
+        return _HeadwiseMatmul.apply(x, self.weight)
+
     def forward(self, x: Tensor) -> Tensor:
-        # bmm then an in-place bias add: baddbmm would first copy the broadcast bias into the
-        # output, a full extra pass over [H, M, fan_out] (bmm's backward does not need its output)
-        return torch.bmm(x, self.weight).add_(self.bias)  # [H, M, fan_out]
+        # the bias [H, 1, out] broadcasts per head as [H, out]; in place, as bmm's backward
+        # does not need its output
+        return self.matmul(x).add_(self.bias.squeeze(1))  # [M, H, fan_out]
 
 
 class HeadBottleneck(nn.Module):
     """Variational bottleneck for all ``heads`` of one attention block, batched over heads.
 
     Encoder per head: d → h → 2r with GELU (μ and log σ² halves); decoder: r → h → d.
-    With ``hidden == 0`` both are single linear maps.
+    With ``hidden == 0`` both are single linear maps. :meth:`forward` runs the whole channel
+    on given head outputs; attention instead calls :meth:`fold_value`, :meth:`channel` and
+    :meth:`fold_output`, which compute the same function with the outer layers folded away.
     """
 
     def __init__(self, heads: int, head_dim: int, config: BottleneckConfig) -> None:
@@ -106,30 +215,71 @@ class HeadBottleneck(nn.Module):
         with torch.no_grad():
             self.enc[-1].bias[..., self.config.rank :].fill_(self.config.logvar_init)
 
-    @staticmethod
-    def _mlp(layers: nn.ModuleList, x: Tensor) -> Tensor:
-        for i, layer in enumerate(layers):
-            x = layer(x)
-            if i < len(layers) - 1:
-                x = F.gelu(x)
-        return x
+    @property
+    def folded_width(self) -> tuple[int, int]:
+        """Per-head widths after folding: (value width e = first encoder layer's output,
+        message width k = last decoder layer's input)."""
+        return self.enc[0].weight.shape[2], self.dec[-1].weight.shape[1]
+
+    def fold_value(
+        self, weight: Tensor, bias: Tensor | None, layer_bias: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """Value projection [H·d, D] (+ bias) times W_e1 → [H·e, D]: values pre-encoded.
+
+        Attention is linear in the values, so attending over x·W_v·W_e1 gives Δ·W_e1 for any
+        attention weights. With ``layer_bias`` the first layer's bias b_e1 joins the value bias
+        too, which is exact when every attention row sums to one (no attention dropout);
+        otherwise :meth:`channel` adds it after attention.
+        """
+        H, d, D = self.heads, self.head_dim, weight.shape[1]
+        w_e1, b_e1 = self.enc[0].weight, self.enc[0].bias  # [H, d, e], [H, 1, e]
+        w = torch.bmm(w_e1.transpose(1, 2), weight.view(H, d, D))  # [H, e, D]
+        b = None if bias is None else torch.bmm(bias.view(H, 1, d), w_e1)  # [H, 1, e]
+        if layer_bias:
+            b = b_e1 if b is None else b + b_e1
+        return w.flatten(0, 1), (None if b is None else b.flatten())  # [H·e, D], [H·e]
+
+    def fold_output(self, weight: Tensor, bias: Tensor | None) -> tuple[Tensor, Tensor]:
+        """W_d2 (+ bias) times the output projection W_o [D, H·d] → [D, H·k] (+ bias [D]).
+
+        Valid when nothing acts between the concatenated head outputs and W_o (no norm, no
+        gate): Σ_h (g_h W_d2,h + b_d2,h) W_o,h = Σ_h g_h (W_d2,h W_o,h) + Σ_h b_d2,h W_o,h.
+        """
+        H, d, D = self.heads, self.head_dim, weight.shape[0]
+        w_o = weight.t().reshape(H, d, D)  # [H, d, D]: rows of W_oᵀ belonging to each head
+        w = torch.bmm(self.dec[-1].weight, w_o)  # [H, k, D]
+        b = torch.bmm(self.dec[-1].bias, w_o).sum(0).view(D)  # [D]
+        return w.flatten(0, 1).t(), (b if bias is None else b + bias)  # [D, H·k], [D]
+
+    def channel(
+        self, pre: Tensor, noise: Noise = "sample", biased: bool = False
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """From Δ·W_e1 [M, H, e] (+ b_e1 when ``biased``) to the decoder's last hidden
+        activations [M, H·k].
+
+        Returns (hidden, stats, KL): ``stats`` [M, H, 2r] is the encoder output (see
+        :func:`split_posterior`), KL [M, H]. ``hidden`` has the heads concatenated per token,
+        so the folded W_o applies to it as one GEMM.
+        """
+        stats = pre if biased else pre + self.enc[0].bias.squeeze(1)  # [M, H, e]
+        for layer in self.enc[1:]:
+            stats = layer(F.gelu(stats))  # [M, H, 2r] after the last layer
+        z, kl = sample_posterior(stats, noise, self.config)  # [M, H, r], [M, H]
+        hidden = z if len(self.dec) == 1 else F.gelu(self.dec[0](z))  # [M, H, k]
+        return hidden.flatten(1), stats, kl  # [M, H·k]: heads concatenated per token
 
     def forward(self, delta: Tensor, noise: Noise = "sample") -> BottleneckOutput:
+        """The channel on given head outputs Δ [B, H, N, d], without folding."""
         B, H, N, d = delta.shape
-        r = self.config.rank
-        x = delta.transpose(0, 1).reshape(H, B * N, d)  # [H, B·N, d]: heads become the bmm batch
-        stats = self._mlp(self.enc, x)  # [H, B·N, 2r]
-        mu, logvar = stats[..., :r], stats[..., r:]  # [H, B·N, r] each
-        logvar = logvar.clamp(self.config.logvar_min, self.config.logvar_max)
-        if noise == "sample":
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterised draw
-        else:
-            z = mu
-        out = self._mlp(self.dec, z)  # [H, B·N, d]
-        kl = gaussian_kl(mu, logvar)  # [H, B·N]
+        r, (_, k) = self.config.rank, self.folded_width
+        x = delta.transpose(1, 2).reshape(B * N, H, d)  # [B·N, H, d]: token-major
+        pre = self.enc[0].matmul(x)  # [B·N, H, e]; its bias is added in channel()
+        hidden, stats, kl = self.channel(pre, noise)  # [B·N, H·k], [B·N, H, 2r], [B·N, H]
+        mu, logvar = split_posterior(stats, self.config)  # [B·N, H, r] each
+        out = self.dec[-1](hidden.view(B * N, H, k))  # [B·N, H, d]
         return BottleneckOutput(
-            delta=out.view(H, B, N, d).transpose(0, 1),  # [B, H, N, d]
-            mu=mu.view(H, B, N, r).transpose(0, 1),  # [B, H, N, r]
-            logvar=logvar.view(H, B, N, r).transpose(0, 1),  # [B, H, N, r]
-            kl=kl.view(H, B, N).transpose(0, 1),  # [B, H, N]
+            delta=out.view(B, N, H, d).transpose(1, 2),  # [B, H, N, d]
+            mu=mu.view(B, N, H, r).transpose(1, 2),  # [B, H, N, r]
+            logvar=logvar.view(B, N, H, r).transpose(1, 2),  # [B, H, N, r]
+            kl=kl.view(B, N, H).transpose(1, 2),  # [B, H, N]
         )
