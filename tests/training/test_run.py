@@ -74,3 +74,28 @@ def test_optimizer_state_loads_without_pickle(tmp_path, tiny_overrides):
     )
     state = torch.load(run.checkpoint_path("last", "state.pt"), weights_only=True)
     assert "optimizer" in state and "rng_cpu" in state
+
+
+def test_best_checkpoint_comes_from_the_final_beta(tmp_path, tiny_overrides, monkeypatch):
+    """During the β warm-up the model is less restricted than configured; "best" must not
+    come from there even when its accuracy is higher (here: accuracy falls every epoch)."""
+    import dataclasses
+
+    import infovit.training.trainer as trainer
+
+    real = trainer.evaluate
+    accuracies = iter([90.0, 80.0, 70.0, 60.0, 90.0, 80.0])
+    monkeypatch.setattr(
+        trainer,
+        "evaluate",
+        lambda *a, **k: dataclasses.replace(real(*a, **k), top1=next(accuracies)),
+    )
+    overrides = [*tiny_overrides, "--optim.epochs", "4", "--beta.warmup_epochs", "3"]
+    run = train(load_config(None, overrides), tmp_path / "run", progress=False)
+    best = json.loads(run.checkpoint_path("best", "json").read_text())
+    assert (best["epoch"], best["best_top1"]) == (2, 70.0)  # epochs 2 and 3 end at the final β
+
+    overrides = [*tiny_overrides, "--optim.epochs", "2", "--beta.warmup_epochs", "5"]
+    run = train(load_config(None, overrides), tmp_path / "never", progress=False)
+    best = json.loads(run.checkpoint_path("best", "json").read_text())
+    assert best["epoch"] == 1  # β never reached its value: the last epoch stands in

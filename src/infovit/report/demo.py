@@ -31,7 +31,7 @@ DEMO_BETAS: tuple[float, ...] = (30.0, 3.0, 0.3, 0.03)
 
 def demo_overrides(variant: str, beta: float, quick: bool) -> list[str]:
     """Config overrides of one demo model."""
-    n_train, n_val, epochs = (256, 256, 1) if quick else (4096, 1024, 10)
+    n_train, n_val, epochs = (256, 256, 1) if quick else (4096, 1024, 20)
     return [
         "--model.variant", variant,
         "--model.depth", "4", "--model.embed_dim", "64", "--model.num_heads", "2",

@@ -96,6 +96,20 @@ def build_loaders(config: Config, device: torch.device) -> tuple[Dataset, DataLo
     return train_set, train_loader, val_loader
 
 
+def _at_final_beta(config: Config, epoch: int) -> bool:
+    """Whether epoch ``epoch`` ended at the configured β, so may give the ``best`` checkpoint.
+
+    During a β warm-up the model is less restricted than configured (β is still small), and
+    its accuracy peaks there; picking "best" from those epochs would report the wrong model.
+    """
+    beta = config.beta
+    return (
+        config.model.variant != "ib"
+        or beta.schedule == "constant"
+        or epoch + 1 >= beta.warmup_epochs
+    )
+
+
 def train(
     config: Config | None,
     out: str | Path,
@@ -184,8 +198,10 @@ def train(
             **{f"val_{k}": v for k, v in result.to_dict().items()},
         }
         run.append_metrics(record)
-        is_best = result.top1 > best_top1
-        best_top1 = max(best_top1, result.top1)
+        is_best = result.top1 > best_top1 and _at_final_beta(config, epoch)
+        is_best |= epoch == config.optim.epochs - 1 and not run.has_checkpoint("best")
+        if is_best:
+            best_top1 = result.top1
         info = {"epoch": epoch, "step": step, "best_top1": best_top1, "metrics": record}
         state = {
             "optimizer": optimizer.state_dict(),
