@@ -105,6 +105,7 @@ class _PairwiseRows:
             yield self._tile(chunk, start, stop, select)
 
     def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
+        """One tile ``[C, S, stop−start]``; each estimator defines it."""
         raise NotImplementedError
 
 

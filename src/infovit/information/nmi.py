@@ -231,7 +231,8 @@ def information_matrix(
     ``dtype="auto"`` picks float32 GEMMs unless rounding could move the estimate by ~1e-3 nats
     (see :func:`infovit.information.gaussian.choose_dtype`), float64 otherwise. ``workers``:
     threads over row chunks (default ``torch.get_num_threads()`` on CPU); results do not depend
-    on it, on the chunk sizes or on the device's thread count — only on ``seed``.
+    on it, on the chunk sizes or on the device's thread count — only on ``seed``. Monte Carlo
+    row chunks are at most one random block (``infovit.information.rng.BLOCK`` samples).
     """
     chans = _channels(channels)
     res, settings = _run(

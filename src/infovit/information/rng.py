@@ -19,8 +19,9 @@ __all__ = [
     "generator",
 ]
 
-BLOCK = 1024  # samples per random block (a unit of parallel work); fixed so results do not
-# depend on chunking
+# Samples per random block, the unit of parallel work; fixed, so results do not depend on
+# chunking (Monte Carlo row chunks are at most one block).
+BLOCK = 1024
 STREAM_ROWS = 0  # which patches x_i are drawn
 STREAM_NOISE = 1  # ε of u ~ p(u|x_i), per channel
 STREAM_NOISE_DUP = 2  # ε′ of the independent second draw U′

@@ -3,7 +3,9 @@
 :class:`IBAttention` takes over the sub-modules of a timm ``Attention`` (``qkv``, ``q_norm``,
 ``k_norm``, ``norm``, ``proj``, dropouts, optional gate), so state-dict keys and numerics stay
 timm's. Between the per-head output ``softmax(qkᵀ)v`` and the output projection W_o it runs
-:class:`~infovit.model.bottleneck.HeadBottleneck` when one is attached.
+:class:`~infovit.model.bottleneck.HeadBottleneck` when one is attached, with the channel's
+first layer folded into the value projection and its last into W_o (exact; the bottleneck
+module says why), so the values carry Δ·W_e1 and W_o reads the decoder's hidden layer.
 
 Analysis needs more than the output (attention maps, posteriors). Those are returned through a
 caller-owned :class:`Tap`, so no graph tensor is ever stored on a module (deepcopy/EMA safe).
