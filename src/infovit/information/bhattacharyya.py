@@ -14,6 +14,7 @@ separable and is evaluated elementwise, one latent dim at a time, on cache-sized
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -67,7 +68,7 @@ def bhattacharyya_matrix(
     return quad.sub_(logvar_cols.sum(dim=1)[None, :], alpha=0.25)
 
 
-class _PairwiseRows:
+class _PairwiseRows(ABC):
     """Rows are patches (no noise): all of them, or a random subset without replacement."""
 
     has_dup = False
@@ -104,9 +105,9 @@ class _PairwiseRows:
         for start, stop in cols:
             yield self._tile(chunk, start, stop, select)
 
+    @abstractmethod
     def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
-        """One tile ``[C, S, stop−start]``; each estimator defines it."""
-        raise NotImplementedError
+        """One tile ``[C, S, stop−start]`` of −distances; each estimator defines its distance."""
 
 
 class BhattacharyyaSource(_PairwiseRows):
