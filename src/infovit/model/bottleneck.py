@@ -27,6 +27,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     "BottleneckConfig",
@@ -84,6 +85,7 @@ class _SamplePosterior(torch.autograd.Function):
         return z.to(stats.dtype), kl
 
     @staticmethod
+    @once_differentiable  # the hand-written backward is not itself differentiable
     def backward(ctx, g_z: Tensor, g_kl: Tensor) -> tuple[Tensor, None, None, None]:
         mu, eps, std, var_m1, inside = ctx.saved_tensors
         g_z, g_kl = g_z.to(mu.dtype), g_kl.to(mu.dtype).unsqueeze(-1)  # [..., r], [..., 1]
@@ -146,6 +148,7 @@ class _HeadwiseMatmul(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, w = ctx.saved_tensors
         g = g.to(x.dtype)
