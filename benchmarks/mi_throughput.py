@@ -69,7 +69,7 @@ class _Drawn:
     def prepare(self, unit: RowChunk) -> Iterator[RowChunk]:
         yield unit
 
-    def tiles(self, *args, **kwargs) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def tiles(self, *args, **kwargs) -> Iterator[torch.Tensor]:  # type: ignore[no-untyped-def]
         return self._source.tiles(*args, **kwargs)
 
 
