@@ -73,14 +73,16 @@ class _PairwiseRows(ABC):
 
     has_dup = False
 
-    def _init_rows(
+    def __init__(
         self,
         channels: Sequence[GaussianChannel],
         rows: Tensor,
         columns: Tensor,
+        *,
         dtype: torch.dtype,
         device: torch.device,
         row_chunk: int,
+        centers: Sequence[Tensor],
     ) -> None:
         self.channels = list(channels)
         self.n_points = check_same_points(self.channels)
@@ -90,6 +92,11 @@ class _PairwiseRows(ABC):
         self.in_columns = torch.zeros(self.n_points, dtype=torch.bool)
         self.in_columns[columns] = True
         self.dtype, self.device, self.row_chunk = dtype, device, int(row_chunk)
+        self._setup(centers)
+
+    @abstractmethod
+    def _setup(self, centers: Sequence[Tensor]) -> None:
+        """What the estimator precomputes per channel (``centers``: per-channel mean of μ)."""
 
     def chunks(self) -> Iterator[RowChunk]:
         for start in range(0, self.n_rows, self.row_chunk):
@@ -113,24 +120,13 @@ class _PairwiseRows(ABC):
 class BhattacharyyaSource(_PairwiseRows):
     """Tiles ``−D_B(p_i, p_j)`` (≤ 0, own component 0) for each channel."""
 
-    def __init__(
-        self,
-        channels: Sequence[GaussianChannel],
-        rows: Tensor,
-        columns: Tensor,
-        *,
-        dtype: torch.dtype,
-        device: torch.device,
-        row_chunk: int,
-        centers: Sequence[Tensor],
-    ) -> None:
-        self._init_rows(channels, rows, columns, dtype, device, row_chunk)
+    def _setup(self, centers: Sequence[Tensor]) -> None:
         # Centred means: differences of large, nearly equal values lose precision otherwise.
         self.mu = [
-            (ch.mu.to(_F64) - c).to(device=device, dtype=dtype)
+            (ch.mu.to(_F64) - c).to(device=self.device, dtype=self.dtype)
             for ch, c in zip(self.channels, centers, strict=True)
         ]
-        self.logvar = [ch.logvar.to(device=device, dtype=dtype) for ch in self.channels]
+        self.logvar = [ch.logvar.to(device=self.device, dtype=self.dtype) for ch in self.channels]
 
     def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
         rows = chunk.rows if select is None else chunk.rows[select.cpu()]
@@ -146,18 +142,8 @@ class BhattacharyyaSource(_PairwiseRows):
 class KLSource(_PairwiseRows):
     """Tiles ``−KL(p_i ‖ p_j)`` as one GEMM per channel (same factors as the Monte Carlo path)."""
 
-    def __init__(
-        self,
-        channels: Sequence[GaussianChannel],
-        rows: Tensor,
-        columns: Tensor,
-        *,
-        dtype: torch.dtype,
-        device: torch.device,
-        row_chunk: int,
-        centers: Sequence[Tensor],
-    ) -> None:
-        self._init_rows(channels, rows, columns, dtype, device, row_chunk)
+    def _setup(self, centers: Sequence[Tensor]) -> None:
+        dtype, rows, columns = self.dtype, self.rows, self.columns
         width = max(factor_width(ch.dim) for ch in self.channels)
         self.row_factors = torch.zeros(self.n_channels, self.n_rows, width, dtype=dtype)
         self.col_factors = torch.zeros(self.n_channels, width, self.n_columns, dtype=dtype)
@@ -166,8 +152,8 @@ class KLSource(_PairwiseRows):
             cols_a = component_factors(ch.mu[columns], ch.logvar[columns], c)  # [K_a, M]
             self.row_factors[a, :, : rows_a.shape[1]] = rows_a.to(dtype)
             self.col_factors[a, : cols_a.shape[0]] = cols_a.to(dtype)
-        self.row_factors = self.row_factors.to(device)
-        self.col_factors = self.col_factors.to(device)
+        self.row_factors = self.row_factors.to(self.device)
+        self.col_factors = self.col_factors.to(self.device)
 
     def _tile(self, chunk: RowChunk, start: int, stop: int, select: Tensor | None) -> Tensor:
         positions = chunk.data if select is None else chunk.data[select.cpu()]
