@@ -47,14 +47,13 @@ def demo_overrides(variant: str, beta: float, quick: bool) -> list[str]:
     ]  # fmt: skip
 
 
-def _routing(runs: list[Path], out: Path, quick: bool, progress: bool) -> str:
-    """Analyse the trained runs (heads, voting, KL maps, JSD, repetition probe) into
-    ``out/analysis`` and summarise what the bottlenecked models route."""
+def _analyse(runs: list[Path], out: Path, quick: bool, progress: bool) -> str:
+    """Analyse the trained runs (spectrum over 5 stochastic passes, heads, voting, KL maps,
+    JSD, repetition probe) into ``out/analysis``; summarise what the bottlenecked models route."""
     analysis = out / "analysis"
     loaded = load_runs(runs, device="cpu")
     options = AnalysisOptions(
-        # the spectrum figure is the demo's own (with the data's ceilings), not drawn twice
-        only=("heads", "voting", "klmaps", "jsd", "extreme", "repetition"),
+        passes=5,
         max_images=256 if quick else 1024,
         pairs=32 if quick else 256,
         progress=progress,
@@ -85,7 +84,8 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> str
         cfg = load_config(None, demo_overrides(variant, beta, quick))
         train(cfg, runs_dir / name, progress=progress)
         runs.append(runs_dir / name)
-    rows = spectrum_rows(runs, passes=5, progress=progress)
+    routing = _analyse(runs, out, quick, progress)
+    rows = spectrum_rows(runs, out / "analysis")
     if not rows:
         raise InfovitError("the demo trained no model")
     symbols = SyntheticConfig().symbols
@@ -97,7 +97,7 @@ def run_demo(out: str | Path, quick: bool = False, progress: bool = True) -> str
     }
     table = write_summary(rows, out, ceilings=ceilings)
     figures = plot_spectrum(rows, out / "spectrum", ceilings=ceilings)
-    table += "\n" + _routing(runs, out, quick, progress)
+    table += "\n" + routing
     minutes = (time.perf_counter() - t0) / 60
     return (
         table

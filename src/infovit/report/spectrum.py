@@ -1,13 +1,14 @@
 """Accuracy against routed information across a spectrum of runs (the paper's Fig. 1b).
 
-:func:`spectrum_rows` evaluates runs into plain rows; :func:`write_summary` and
-:func:`plot_spectrum` only read those rows.
+:func:`spectrum_rows` reads the analysis' per-run spectrum table into plain rows;
+:func:`write_summary` and :func:`plot_spectrum` only read those rows.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -32,31 +33,30 @@ class SpectrumRow:
     run: str
 
 
-def spectrum_rows(
-    runs: list[str | Path], passes: int = 5, progress: bool = True
-) -> list[SpectrumRow]:
-    """Evaluate each run (its best checkpoint, its own validation data and eval noise)."""
-    from torch.utils.data import DataLoader
+def spectrum_rows(runs: list[str | Path], analysis_dir: str | Path) -> list[SpectrumRow]:
+    """One row per run, read from the per-run spectrum table that ``infovit analyze`` wrote
+    into ``analysis_dir`` (its accuracy over the extraction's passes: no second evaluation)."""
+    from infovit.analysis.tables import read_csv
+    from infovit.training.run import RunFolder
 
-    from infovit.training import evaluate, load_model
-    from infovit.training.run import validation_set
-
+    table = read_csv(Path(analysis_dir) / "tables" / "spectrum_runs.csv")
+    by_name = {str(r["model"]): r for r in table}
     rows = []
     for run in runs:
-        model, config = load_model(run)
-        loader = DataLoader(validation_set(config), batch_size=256)
-        r = evaluate(model, loader, passes=passes, noise=config.optim.eval_noise, progress=progress)
+        config = RunFolder.open(run).config()
+        r = by_name[Path(run).resolve().name]
+        measured = math.isfinite(r["kl_per_image"])
         rows.append(
             SpectrumRow(
                 name=Path(run).name,
-                variant=model.variant,
-                beta=config.beta.value if model.variant == "ib" else None,
+                variant=str(r["variant"]),
+                beta=config.beta.value if r["variant"] == "ib" else None,
                 beta_convention=config.beta.convention,
-                top1=r.top1,
-                top1_std=r.top1_std,
-                kl_per_image=r.kl_per_image,
-                kl_per_image_std=r.kl_per_image_std,
-                passes=r.passes,
+                top1=r["top1"],
+                top1_std=r["top1_std"],
+                kl_per_image=r["kl_per_image"] if measured else None,
+                kl_per_image_std=r["kl_per_image_std"] if measured else None,
+                passes=int(r["passes"]),
                 run=str(run),
             )
         )
