@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from infovit.training.config import BetaConfig
 
-__all__ = ["LossParts", "accuracy_counts", "beta_at", "information_loss"]
+__all__ = ["LossParts", "accuracy_counts", "beta_at", "information_loss", "topk_hits"]
 
 
 def beta_at(cfg: BetaConfig, epoch: float) -> float:
@@ -56,8 +57,14 @@ def information_loss(
     return LossParts(loss=loss, ce=ce.detach(), kl_image=kl_image.mean().detach())
 
 
-def accuracy_counts(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
-    """Number of images whose label is in the top-k logits, for each k (k capped at C)."""
+def topk_hits(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> Tensor:
+    """Number of images whose label is in the top-k logits, for each k (k capped at C), as a
+    tensor on the logits' device (no host synchronisation)."""
     top = logits.topk(min(max(ks), logits.shape[-1]), dim=-1).indices  # [B, k]
     hits = top == target[:, None]
-    return [int(hits[:, : min(k, top.shape[1])].any(dim=1).sum()) for k in ks]
+    return torch.stack([hits[:, : min(k, top.shape[1])].any(dim=1).sum() for k in ks])
+
+
+def accuracy_counts(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
+    """:func:`topk_hits` as Python ints."""
+    return [int(x) for x in topk_hits(logits, target, ks).tolist()]

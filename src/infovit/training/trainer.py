@@ -26,7 +26,7 @@ from infovit.model.vit import InfoViT
 from infovit.training.config import Config
 from infovit.training.device import autocast, resolve_amp, resolve_device
 from infovit.training.evaluate import evaluate
-from infovit.training.objective import accuracy_counts, beta_at, information_loss
+from infovit.training.objective import beta_at, information_loss, topk_hits
 from infovit.training.optim import build_optimizer, lr_at
 from infovit.training.run import RunFolder
 
@@ -240,8 +240,10 @@ def _train_epoch(
 ) -> tuple[dict[str, float], int]:
     model.train()
     o, n_batches = config.optim, len(loader)
-    sums = {"loss": 0.0, "ce": 0.0, "kl": 0.0, "correct": 0, "n": 0}
-    beta = lr = 0.0
+    # Running sums stay on the device (loss, CE, KL, correct; each × images), read back every
+    # _SYNC_EVERY steps: a read per step would stall a GPU once per step.
+    sums = torch.zeros(4, dtype=torch.float64, device=device)
+    n, beta, lr = 0, 0.0, 0.0
     t0 = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{o.epochs}", leave=False, disable=not progress)
     for i, (images, target) in enumerate(bar):
@@ -253,11 +255,6 @@ def _train_epoch(
         with autocast(device, amp_dtype):
             out = model.forward_info(images)
         parts = information_loss(out.logits, target, out.kl, beta, config.beta.convention)
-        if not torch.isfinite(parts.loss):
-            raise InfovitError(
-                f"the loss became {float(parts.loss)} at epoch {epoch + 1}, step {step}; "
-                "lower optim.lr or set optim.grad_clip"
-            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(parts.loss).backward()
         if o.grad_clip:
@@ -267,21 +264,29 @@ def _train_epoch(
         scaler.update()
         step += 1
         b = len(target)
-        sums["loss"] += float(parts.loss.detach()) * b
-        sums["ce"] += float(parts.ce) * b
-        sums["kl"] += float(parts.kl_image) * b
-        sums["correct"] += accuracy_counts(out.logits.detach().float(), target, (1,))[0]
-        sums["n"] += b
-        bar.set_postfix(loss=f"{sums['loss'] / sums['n']:.3f}", beta=f"{beta:.2g}")
+        correct = topk_hits(out.logits.detach().float(), target, (1,))[0]
+        batch = torch.stack([parts.loss.detach(), parts.ce.detach(), parts.kl_image.detach()])
+        sums[:3] += batch.double() * b
+        sums[3] += correct
+        n += b
+        if i % _SYNC_EVERY == _SYNC_EVERY - 1 or i == n_batches - 1:
+            loss = float(sums[0]) / n
+            if not math.isfinite(loss):
+                raise InfovitError(
+                    f"the loss became {loss} by epoch {epoch + 1}, step {step}; "
+                    "lower optim.lr or set optim.grad_clip"
+                )
+            bar.set_postfix(loss=f"{loss:.3f}", beta=f"{beta:.2g}")
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    n = max(sums["n"], 1)
+    n = max(n, 1)
+    loss_sum, ce_sum, kl_sum, correct_sum = sums.tolist()
     stats = {
-        "train_loss": sums["loss"] / n,
-        "train_ce": sums["ce"] / n,
-        "train_kl_per_image": sums["kl"] / n,
-        "train_top1": 100.0 * sums["correct"] / n,
+        "train_loss": loss_sum / n,
+        "train_ce": ce_sum / n,
+        "train_kl_per_image": kl_sum / n,
+        "train_top1": 100.0 * correct_sum / n,
         "beta": beta,
         "beta_convention": config.beta.convention,
         "lr": lr,
@@ -289,6 +294,9 @@ def _train_epoch(
         "epoch_seconds": seconds,
     }
     return stats, step  # type: ignore[return-value]
+
+
+_SYNC_EVERY = 20  # training steps between reads of the running sums (progress, NaN check)
 
 
 def _describe(dataset: Dataset) -> dict[str, Any]:
