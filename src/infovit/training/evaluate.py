@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from infovit.model.vit import InfoViT
 from infovit.training.device import autocast
-from infovit.training.objective import accuracy_counts
+from infovit.training.objective import topk_hits
 
 __all__ = ["EvalResult", "evaluate"]
 
@@ -58,18 +58,18 @@ def evaluate(
     top1, top5, kls = [], [], []
     n = 0
     for p in range(passes):
-        c1 = c5 = 0
-        kl_sum = 0.0
+        hits = torch.zeros(2, dtype=torch.long, device=device)  # top-1, top-5 (on the device:
+        kl = torch.zeros((), dtype=torch.float64, device=device)  # read once per pass)
         n = 0
         bar = tqdm(loader, desc=f"eval {p + 1}/{passes}", leave=False, disable=not progress)
         for images, target in bar:
             images, target = images.to(device, non_blocking=True), target.to(device)
             with autocast(device, amp_dtype):
                 out = model.forward_info(images, noise=noise)  # type: ignore[arg-type]
-            a1, a5 = accuracy_counts(out.logits.float(), target)
-            c1, c5 = c1 + a1, c5 + a5
-            kl_sum += float(out.kl_per_image().sum())
+            hits += topk_hits(out.logits.float(), target)
+            kl += out.kl_per_image().sum().double()
             n += len(target)
+        (c1, c5), kl_sum = hits.tolist(), float(kl)
         top1.append(100.0 * c1 / max(n, 1))
         top5.append(100.0 * c5 / max(n, 1))
         kls.append(kl_sum / max(n, 1))

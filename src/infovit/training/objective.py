@@ -11,7 +11,7 @@ from torch import Tensor
 
 from infovit.training.config import BetaConfig
 
-__all__ = ["LossParts", "accuracy_counts", "beta_at", "information_loss", "topk_hits"]
+__all__ = ["LossParts", "beta_at", "information_loss", "topk_hits"]
 
 
 def beta_at(cfg: BetaConfig, epoch: float) -> float:
@@ -63,8 +63,3 @@ def topk_hits(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> T
     top = logits.topk(min(max(ks), logits.shape[-1]), dim=-1).indices  # [B, k]
     hits = top == target[:, None]
     return torch.stack([hits[:, : min(k, top.shape[1])].any(dim=1).sum() for k in ks])
-
-
-def accuracy_counts(logits: Tensor, target: Tensor, ks: tuple[int, ...] = (1, 5)) -> list[int]:
-    """:func:`topk_hits` as Python ints."""
-    return [int(x) for x in topk_hits(logits, target, ks).tolist()]
