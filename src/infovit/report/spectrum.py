@@ -12,9 +12,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
-from infovit.atomic import atomic_path, write_text
+from infovit.atomic import write_text
+from infovit.plotting.common import plt, save_figure
 
 __all__ = ["SpectrumRow", "plot_spectrum", "spectrum_rows", "write_summary"]
 
@@ -146,13 +145,4 @@ def plot_spectrum(
     ax.set_title("Accuracy vs routed information")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    out_path = Path(out_path)
-    written = []
-    for suffix in (".png", ".pdf"):
-        target = out_path.with_suffix(suffix)
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=150)
-        written.append(target)
-    plt.close(fig)
-    return written
+    return save_figure(fig, Path(out_path).with_suffix(""))
