@@ -65,8 +65,11 @@ class IBAttention(nn.Module):
             isinstance(self.qkv, nn.Linear) and isinstance(self.proj, nn.Linear)
         ):
             raise TypeError("a bottleneck needs plain nn.Linear qkv and proj layers to fold into")
-        # W_d2 folds into W_o only when nothing acts between the concatenated heads and W_o
-        self.fold_output = isinstance(self.norm, nn.Identity) and self.gate is None
+
+    @property
+    def _fold_output(self) -> bool:
+        """Whether W_d2 folds into W_o: nothing acts between the concatenated heads and W_o."""
+        return isinstance(self.norm, nn.Identity) and self.gate is None
 
     @property
     def _rows_sum_to_one(self) -> bool:
@@ -112,7 +115,7 @@ class IBAttention(nn.Module):
             x = out.transpose(1, 2).reshape(B, N, self.attn_dim)  # [B, N, H·d]: concat heads
         else:
             hidden = self._channel(out, record, tap)  # [B·N, H·k]
-            if self.fold_output:  # W_d2 is folded into W_o: one GEMM gives the block's update
+            if self._fold_output:  # W_d2 is folded into W_o: one GEMM gives the block's update
                 w, b = self.bottleneck.fold_output(self.proj.weight, self.proj.bias)
                 return self.proj_drop(F.linear(hidden, w, b).view(B, N, -1))  # [B, N, D]
             x = self.bottleneck.dec[-1](hidden.view(B * N, H, -1))  # [B·N, H, d]
