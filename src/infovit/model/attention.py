@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn.functional as F
 from timm.layers import Attention
 from torch import Tensor, nn
@@ -76,27 +75,35 @@ class IBAttention(nn.Module):
         """Whether the attention weights applied to v are a softmax, untouched by dropout."""
         return not (self.training and self.attn_drop.p > 0)
 
-    def _qkv(self, x: Tensor) -> Tensor:
-        """[B, N, 2·H·d + H·e]: q and k as timm's; values pre-encoded by W_e1 when bottlenecked."""
-        if self.bottleneck is None:
-            return self.qkv(x)
-        w_qk, w_v = self.qkv.weight.split([2 * self.attn_dim, self.attn_dim])
-        b_qk, b_v = (None, None) if self.qkv.bias is None else self.qkv.bias.split(w_qk.shape[0])
-        w_v, b_v = self.bottleneck.fold_value(w_v, b_v, self._rows_sum_to_one)  # [H·e, D]
-        w = torch.cat([w_qk, w_v])  # [2·H·d + H·e, D]
-        if b_v is not None and b_qk is None:  # no qkv bias, but b_e1 folded into the values
-            b_qk = w_qk.new_zeros(w_qk.shape[0])
-        b = None if b_v is None else torch.cat([b_qk, b_v])
-        return F.linear(x, w, b)
+    def _project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k [B, H, N, d] as timm's; v [B, H, N, e], pre-encoded by W_e1 when bottlenecked.
+
+        Three GEMMs on row blocks of the qkv weight instead of one on all of it: each output
+        is a view of a [B, N, H, ·] tensor, the layout SDPA reads, and its gradient comes back
+        in that layout, so the backward stacks and copies nothing. (One fused GEMM needs the
+        three gradients stacked and permuted into a [B, N, 3, H, d] copy, which costs more
+        than the split saves on a CPU.)
+        """
+        B, N, _ = x.shape
+        H = self.num_heads
+        if not isinstance(self.qkv, nn.Linear):  # a custom qkv module: call it as timm does
+            qkv = self.qkv(x).view(B, N, 3, H, self.head_dim).permute(2, 0, 3, 1, 4)
+            return qkv.unbind(0)  # [B, H, N, d] each
+        w_q, w_k, w_v = self.qkv.weight.split(self.attn_dim)  # [H·d, D] each
+        b_q, b_k, b_v = (None,) * 3 if self.qkv.bias is None else self.qkv.bias.split(self.attn_dim)
+        if self.bottleneck is not None:
+            w_v, b_v = self.bottleneck.fold_value(w_v, b_v, self._rows_sum_to_one)  # [H·e, D]
+        q, k, v = (
+            F.linear(x, w, b).view(B, N, H, -1).transpose(1, 2)  # [B, H, N, d or e]
+            for w, b in ((w_q, b_q), (w_k, b_k), (w_v, b_v))
+        )
+        return q, k, v
 
     def forward(self, x: Tensor, tap: Tap | None = None) -> Tensor:
         B, N, _ = x.shape
-        H, d = self.num_heads, self.head_dim
+        H = self.num_heads
         gate = self.gate(x).sigmoid() if self.gate is not None else None
-        qkv = self._qkv(x)  # [B, N, 2·H·d + H·e]
-        q, k, v = qkv.split([self.attn_dim, self.attn_dim, qkv.shape[-1] - 2 * self.attn_dim], -1)
-        q, k = (t.unflatten(-1, (H, d)).transpose(1, 2) for t in (q, k))  # [B, H, N, d] each
-        v = v.unflatten(-1, (H, -1)).transpose(1, 2)  # [B, H, N, e]; e = d without bottleneck
+        q, k, v = self._project(x)  # [B, H, N, d], [B, H, N, d], [B, H, N, e]
         q, k = self.q_norm(q), self.k_norm(k)
 
         attn_probs = None
