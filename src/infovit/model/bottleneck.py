@@ -76,25 +76,30 @@ class _SamplePosterior(torch.autograd.Function):
         work = torch.promote_types(stats.dtype, torch.float32)  # float32 under autocast
         mu, raw = stats.to(work).chunk(2, dim=-1)  # [..., r] each
         logvar = raw.clamp(lo, hi)
-        std = torch.exp(0.5 * logvar)
+        var_m1 = logvar.exp()  # σ², turned into σ² − 1 below once σ is taken
+        std = var_m1.sqrt()
         z = torch.addcmul(mu, eps, std)  # reparameterised draw
-        var_m1 = std.square().sub_(1.0)  # σ² − 1
-        kl = 0.5 * ((var_m1 - logvar).sum(-1) + mu.square().sum(-1))  # [...] nats, float32
-        ctx.save_for_backward(mu, eps, std, var_m1, logvar == raw)  # last: inside the clamp
-        ctx.stats_dtype = stats.dtype
+        var_m1.sub_(1.0)
+        # KL = ½ Σ (σ² − 1 − log σ² + μ²), summed per latent, so near-zero terms stay exact
+        kl = (var_m1 - logvar).addcmul_(mu, mu).sum(-1).mul_(0.5)  # [...] nats, float32
+        ctx.save_for_backward(mu, raw, eps, std, var_m1)
+        ctx.stats_dtype, ctx.range = stats.dtype, (lo, hi)
         return z.to(stats.dtype), kl
 
     @staticmethod
     @once_differentiable  # the hand-written backward is not itself differentiable
     def backward(ctx, g_z: Tensor, g_kl: Tensor) -> tuple[Tensor, None, None, None]:
-        mu, eps, std, var_m1, inside = ctx.saved_tensors
+        mu, raw, eps, std, var_m1 = ctx.saved_tensors
         g_z, g_kl = g_z.to(mu.dtype), g_kl.to(mu.dtype).unsqueeze(-1)  # [..., r], [..., 1]
         g_stats = mu.new_empty(*mu.shape[:-1], 2 * mu.shape[-1])
         g_mu, g_logvar = g_stats.chunk(2, dim=-1)  # views: written in place, no concatenation
         torch.addcmul(g_z, g_kl, mu, out=g_mu)  # ∂z/∂μ = 1, ∂KL/∂μ = μ
-        # ∂z/∂logvar = ε·σ/2, ∂KL/∂logvar = (σ² − 1)/2; the clamp passes gradient only inside
-        torch.addcmul(g_z * eps * std, g_kl, var_m1, out=g_logvar)
-        g_logvar.mul_(inside).mul_(0.5)
+        # ∂KL/∂logvar = (σ² − 1)/2, ∂z/∂logvar = ε·σ/2
+        torch.mul(var_m1, g_kl * 0.5, out=g_logvar)
+        g_logvar.addcmul_(g_z * eps, std, value=0.5)
+        # through the clamp: gradient only where the raw value lies inside the range
+        lo, hi = ctx.range
+        torch.ops.aten.hardtanh_backward.grad_input(g_logvar, raw, lo, hi, grad_input=g_logvar)
         return g_stats.to(ctx.stats_dtype), None, None, None
 
 
