@@ -47,3 +47,25 @@ def test_paper_weight_decay_groups(make_model):
     names = {n for n, p in model.named_parameters() if id(p) in decayed}
     assert "pos_embed" in names and "patch_embed.proj.weight" in names
     assert not any(".bottleneck." in n or n.endswith(".bias") for n in names)
+
+
+def test_fused_adamw_makes_the_per_tensor_update(make_model):
+    """On a CPU the optimizer uses torch's fused kernel; its steps equal the plain loop's."""
+    model = make_model("ib")
+    plain = make_model("ib")
+    plain.load_state_dict(model.state_dict())
+    opt = build_optimizer(model, lr=1e-2, weight_decay=0.05)
+    assert all(g["fused"] for g in opt.param_groups)
+    ref = build_optimizer(plain, lr=1e-2, weight_decay=0.05)
+    for g in ref.param_groups:
+        g["fused"] = None  # the for-loop implementation, torch's CPU default
+    torch.manual_seed(0)
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in model.parameters()]
+        for m, o in ((model, opt), (plain, ref)):
+            for p, g in zip(m.parameters(), grads, strict=True):
+                p.grad = g.clone()
+            o.step()
+    for (name, a), b in zip(model.named_parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    assert not torch.equal(model.pos_embed, make_model("ib").pos_embed)  # it did train

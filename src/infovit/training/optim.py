@@ -10,13 +10,22 @@ from torch import nn
 
 __all__ = ["build_optimizer", "lr_at"]
 
+_FUSED_DEVICES = {"cpu", "cuda"}  # where torch.optim.AdamW(fused=True) has a kernel
+
 
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """No decay for biases, 1-D parameters and ``model.no_weight_decay()`` (all bottleneck
-    parameters and prefix tokens for InfoViT); decay on everything else incl. embeddings."""
+    parameters and prefix tokens for InfoViT); decay on everything else incl. embeddings.
+
+    Build it after moving the model to its device: on CPU and CUDA torch's fused AdamW kernel
+    updates all parameters in one pass (on a CPU about 3× faster than the per-tensor loop
+    that is torch's CPU default; the same update up to float rounding).
+    """
     skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
     groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999))
+    params = list(model.parameters())
+    fused = all(p.device.type in _FUSED_DEVICES and p.dtype.is_floating_point for p in params)
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=fused or None)
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, lr: float, min_lr: float) -> float:
