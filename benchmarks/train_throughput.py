@@ -1,6 +1,7 @@
 """Training throughput of infovit's variants against plain timm ViT-Tiny, in one run.
 
-Prints images/s of a full training step (forward, CE + β·KL, backward, AdamW step) for
+Prints images/s of a full training step (forward, CE + β·KL, backward, AdamW step; the
+optimizer built as ``infovit train`` builds it, for every model alike) for
 plain timm ViT-Tiny with global average pooling, and infovit ``vit``, ``ib`` (r=32, h=64) and
 ``no_attn``, with the same batch, interleaved round by round so machine load affects all alike;
 at 224 px (patch 16) and at 32 px (patch 4). Each model's first step after a switch is not
@@ -13,14 +14,17 @@ batch over the median timed step. The headline is the ratio ib / plain timm.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
+from collections.abc import Callable
 
 import timm
 import torch
 import torch.nn.functional as F
 
 from infovit.model import BottleneckConfig, ModelConfig, build_model
+from infovit.training.optim import build_optimizer
 
 
 def make_models(img: int, patch: int, device: torch.device) -> dict[str, torch.nn.Module]:
@@ -56,30 +60,40 @@ def step_fn(name: str, model: torch.nn.Module, opt: torch.optim.Optimizer):
     return step
 
 
-def bench(
-    img: int, patch: int, batch: int, rounds: int, steps: int, device: torch.device
+def median_step_seconds(
+    steps_by: dict[str, Callable[[], None]], rounds: int, steps: int, device: torch.device
 ) -> dict[str, float]:
-    models = make_models(img, patch, device)
-    steps_by = {
-        k: step_fn(k, m, torch.optim.AdamW(m.parameters(), lr=1e-4)) for k, m in models.items()
-    }
-    x = torch.randn(batch, 3, img, img, device=device)
-    y = torch.randint(0, 100, (batch,), device=device)
-    seconds: dict[str, list[float]] = {k: [] for k in models}
+    """Median seconds of each training step, run interleaved: ``rounds`` × ``steps`` each."""
+    seconds: dict[str, list[float]] = {k: [] for k in steps_by}
     for _ in range(rounds):
         for name, step in steps_by.items():
             # one untimed step after switching models: the allocator and caches then hold this
             # model's working set again, as they do throughout a real training run
-            step(x, y)
+            step()
             for _ in range(steps):
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
-                step(x, y)
+                step()
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 seconds[name].append(time.perf_counter() - t0)
-    return {k: batch / statistics.median(s) for k, s in seconds.items()}
+    return {k: statistics.median(s) for k, s in seconds.items()}
+
+
+def bench(
+    img: int, patch: int, batch: int, rounds: int, steps: int, device: torch.device
+) -> dict[str, float]:
+    """Training images/s of each model at this image size."""
+    models = make_models(img, patch, device)
+    x = torch.randn(batch, 3, img, img, device=device)
+    y = torch.randint(0, 100, (batch,), device=device)
+    steps_by = {
+        k: functools.partial(step_fn(k, m, build_optimizer(m, 1e-4, 0.05)), x, y)
+        for k, m in models.items()
+    }
+    seconds = median_step_seconds(steps_by, rounds, steps, device)
+    return {k: batch / s for k, s in seconds.items()}
 
 
 def main() -> None:
