@@ -78,21 +78,21 @@ class IBAttention(nn.Module):
     def _project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """q, k [B, H, N, d] as timm's; v [B, H, N, e], pre-encoded by W_e1 when bottlenecked.
 
-        Three GEMMs on row blocks of the qkv weight instead of one on all of it: each output
-        is a view of a [B, N, H, ·] tensor, the layout SDPA reads, and its gradient comes back
-        in that layout, so the backward stacks and copies nothing. (One fused GEMM needs the
-        three gradients stacked and permuted into a [B, N, 3, H, d] copy, which costs more
-        than the split saves on a CPU.)
+        Without a bottleneck this is timm's fused qkv GEMM. With one, the values' weight is a
+        product (see ``fold_value``), so the qkv weight would have to be re-concatenated every
+        step; three GEMMs on its row blocks avoid that, and each output is a view of a
+        [B, N, H, ·] tensor, the layout SDPA reads, whose gradient comes back in that layout,
+        so the backward stacks and copies nothing either.
         """
         B, N, _ = x.shape
         H = self.num_heads
-        if not isinstance(self.qkv, nn.Linear):  # a custom qkv module: call it as timm does
+        if self.bottleneck is None:  # timm's own computation, bit for bit
             qkv = self.qkv(x).view(B, N, 3, H, self.head_dim).permute(2, 0, 3, 1, 4)
-            return qkv.unbind(0)  # [B, H, N, d] each
+            q, k, v = qkv.unbind(0)  # [B, H, N, d] each
+            return q, k, v
         w_q, w_k, w_v = self.qkv.weight.split(self.attn_dim)  # [H·d, D] each
         b_q, b_k, b_v = (None,) * 3 if self.qkv.bias is None else self.qkv.bias.split(self.attn_dim)
-        if self.bottleneck is not None:
-            w_v, b_v = self.bottleneck.fold_value(w_v, b_v, self._rows_sum_to_one)  # [H·e, D]
+        w_v, b_v = self.bottleneck.fold_value(w_v, b_v, self._rows_sum_to_one)  # [H·e, D]
         q, k, v = (
             F.linear(x, w, b).view(B, N, H, -1).transpose(1, 2)  # [B, H, N, d or e]
             for w, b in ((w_q, b_q), (w_k, b_k), (w_v, b_v))
