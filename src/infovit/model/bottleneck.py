@@ -76,10 +76,10 @@ class _SamplePosterior(torch.autograd.Function):
         work = torch.promote_types(stats.dtype, torch.float32)  # float32 under autocast
         mu, raw = stats.to(work).chunk(2, dim=-1)  # [..., r] each
         logvar = raw.clamp(lo, hi)
-        var_m1 = logvar.exp()  # σ², turned into σ² − 1 below once σ is taken
-        std = var_m1.sqrt()
+        var = logvar.exp()  # σ²
+        std = var.sqrt()
         z = torch.addcmul(mu, eps, std)  # reparameterised draw
-        var_m1.sub_(1.0)
+        var_m1 = var.sub_(1.0)  # σ² − 1, in place: σ² itself is not needed again
         # KL = ½ Σ (σ² − 1 − log σ² + μ²), summed per latent, so near-zero terms stay exact
         kl = (var_m1 - logvar).addcmul_(mu, mu).sum(-1).mul_(0.5)  # [...] nats, float32
         ctx.save_for_backward(mu, raw, eps, std, var_m1)

@@ -23,8 +23,9 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.o
     """
     skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
     groups = param_groups_weight_decay(model, weight_decay, no_weight_decay_list=skip)
-    params = list(model.parameters())
-    fused = all(p.device.type in _FUSED_DEVICES and p.dtype.is_floating_point for p in params)
+    fused = all(
+        p.device.type in _FUSED_DEVICES and p.dtype.is_floating_point for p in model.parameters()
+    )
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=fused or None)
 
 
