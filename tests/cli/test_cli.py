@@ -78,9 +78,9 @@ def test_train_eval_resume_round_trip(tmp_path, capsys):
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", "--out", str(out), "--quiet", *TINY])
-    (out / "checkpoints" / "best.safetensors").write_bytes(b"garbage")
+    (out / "checkpoints" / "best" / "model.safetensors").write_bytes(b"garbage")
     assert main(["eval", str(out)]) == 2
-    assert "unreadable" in capsys.readouterr().err
+    assert "is damaged" in capsys.readouterr().err
 
 
 def test_worker_wrapped_errors_stay_one_line():

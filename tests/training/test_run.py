@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from infovit.errors import InfovitError
 from infovit.training import RunFolder, load_config, load_model, train
@@ -15,10 +14,12 @@ from infovit.training import RunFolder, load_config, load_model, train
 def test_run_folder_contents(tmp_path, tiny_overrides):
     run = train(load_config(None, tiny_overrides), tmp_path / "run", progress=False)
     files = {p.relative_to(run.path).as_posix() for p in run.path.rglob("*") if p.is_file()}
-    assert {"config.yaml", "run.json", "metrics.jsonl", "checkpoints/last.safetensors",
-            "checkpoints/last.json", "checkpoints/last.state.pt", "checkpoints/best.safetensors",
-            "checkpoints/best.json"} <= files  # fmt: skip
+    assert {"config.yaml", "run.json", "metrics.jsonl", "checkpoints/last/model.safetensors",
+            "checkpoints/last/info.json", "checkpoints/last/state.pt",
+            "checkpoints/last/manifest.json", "checkpoints/best/model.safetensors",
+            "checkpoints/best/info.json", "checkpoints/best/manifest.json"} <= files  # fmt: skip
     assert not any(".tmp" in f for f in files)
+    assert "checkpoints/best/state.pt" not in files  # best is for analysis, not for resuming
     metrics = run.read_metrics()
     assert [m["epoch"] for m in metrics] == [0, 1]
     for key in ("train_loss", "train_ce", "train_kl_per_image", "val_top1", "val_top5",
@@ -38,8 +39,8 @@ def test_resume_continues_exactly(tmp_path, tiny_overrides):
     partial = train(cfg, tmp_path / "b", progress=False, stop_after_epochs=1)
     assert len(partial.read_metrics()) == 1
     resumed = train(None, tmp_path / "b", resume=True, progress=False)
-    wa = load_file(str(straight.checkpoint_path("last")))
-    wb = load_file(str(resumed.checkpoint_path("last")))
+    wa = straight.checkpoint("last").tensors()
+    wb = resumed.checkpoint("last").tensors()
     for key in wa:
         torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=0)
     ma, mb = straight.read_metrics(), resumed.read_metrics()
@@ -72,8 +73,8 @@ def test_optimizer_state_loads_without_pickle(tmp_path, tiny_overrides):
     run = train(
         load_config(None, tiny_overrides), tmp_path / "run", progress=False, stop_after_epochs=1
     )
-    state = torch.load(run.checkpoint_path("last", "state.pt"), weights_only=True)
-    assert "optimizer" in state and "rng_cpu" in state
+    state = torch.load(run.checkpoints_dir / "last" / "state.pt", weights_only=True)
+    assert {"optimizer", "rng_cpu", "rng_python", "rng_numpy", "step"} <= set(state)
 
 
 def test_best_checkpoint_comes_from_the_final_beta(tmp_path, tiny_overrides, monkeypatch):
@@ -92,10 +93,10 @@ def test_best_checkpoint_comes_from_the_final_beta(tmp_path, tiny_overrides, mon
     )
     overrides = [*tiny_overrides, "--optim.epochs", "4", "--beta.warmup_epochs", "3"]
     run = train(load_config(None, overrides), tmp_path / "run", progress=False)
-    best = json.loads(run.checkpoint_path("best", "json").read_text())
+    best = run.checkpoint_info("best")
     assert (best["epoch"], best["best_top1"]) == (2, 70.0)  # epochs 2 and 3 end at the final β
 
     overrides = [*tiny_overrides, "--optim.epochs", "2", "--beta.warmup_epochs", "5"]
     run = train(load_config(None, overrides), tmp_path / "never", progress=False)
-    best = json.loads(run.checkpoint_path("best", "json").read_text())
+    best = run.checkpoint_info("best")
     assert best["epoch"] == 1  # β never reached its value: the last epoch stands in

@@ -20,7 +20,8 @@ def load_runs(
     """Each run's model and validation set (``data``, else the first run's own data spec).
 
     Names are the folder names, made unique; the fingerprint identifies the checkpoint and data
-    so cached extractions are reused only while both are unchanged.
+    so cached extractions are reused only while both are unchanged: the checkpoint by its
+    resolved tag, step and the SHA-256 of its weights.
     """
     loaded: list[LoadedRun] = []
     names: set[str] = set()
@@ -35,8 +36,7 @@ def load_runs(
         while name in names:
             name += "_"
         names.add(name)
-        ckpt = folder.checkpoint_path("best" if folder.has_checkpoint("best") else "last")
-        stat = ckpt.stat() if ckpt.is_file() else None
+        checkpoint = folder.checkpoint(tag)  # the one load_model loaded: auto → best or last
         loaded.append(
             LoadedRun(
                 name=name,
@@ -46,9 +46,7 @@ def load_runs(
                 seed=config.optim.seed,
                 fingerprint={
                     "run": str(Path(path).resolve()),
-                    "tag": tag,
-                    "checkpoint_mtime": stat.st_mtime if stat else None,
-                    "checkpoint_size": stat.st_size if stat else None,
+                    **checkpoint.fingerprint(),  # tag, step and SHA-256 of the weights
                     "data": str(parsed),
                 },
                 imagenet=parsed.name != "synthetic",

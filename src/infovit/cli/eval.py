@@ -38,16 +38,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
+    from infovit.data.checks import check_image_size, check_model_fits_data
     from infovit.errors import InfovitError
     from infovit.training import evaluate, load_model
     from infovit.training.device import resolve_device
-    from infovit.training.run import validation_set
+    from infovit.training.run import RunFolder, validation_set
 
     if args.passes < 1:
-        raise InfovitError("--passes must be at least 1")
+        raise InfovitError(f"--passes must be at least 1, got {args.passes} (the paper: 10)")
+    if args.batch_size < 1:
+        raise InfovitError(f"--batch-size must be at least 1, got {args.batch_size} (e.g. 256)")
     device = resolve_device(args.device)
     model, config = load_model(args.run, tag=args.checkpoint, device=device)
     dataset = validation_set(config, args.data)
+    where = f"--data {args.data}" if args.data else f"the run's data {config.data.spec}"
+    recorded = (RunFolder(args.run).meta().get("data") or {}).get("classes")
+    check_model_fits_data(model.num_classes, recorded, dataset, where)
+    check_image_size(int(model.patch_embed.img_size[0]), dataset, where)
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
     noise = args.noise or config.optim.eval_noise
     result = evaluate(model, loader, passes=args.passes, noise=noise, device=device)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from infovit import __version__
-from infovit.errors import InfovitError
+from infovit.errors import InfovitError, RunInterrupted
 
 __all__ = ["build_parser", "main", "split_overrides"]
 
@@ -27,11 +29,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "infovit.cli.import_reference",
     "infovit.cli.compare_heads",
     "infovit.cli.geometry",
+    "infovit.cli.sweep",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="infovit",
         description="Information flow in vision transformers.",
         epilog="Run 'infovit COMMAND --help' for the options and examples of each command.",
@@ -69,28 +72,58 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def one_line(err: BaseException) -> str:
-    """The user-facing line of an error, also when a DataLoader worker wrapped it in a traceback."""
-    lines = [line for line in str(err).strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else type(err).__name__
+    """The user-facing line of an error: its first line, or, when a DataLoader worker wrapped
+    the error in its traceback text, the line of the InfovitError in it (not the worker's
+    header, nor the cause printed before it); the exception type when there is no message."""
+    text = str(err).strip()
+    if not text:
+        return f"{type(err).__name__} (no message)"
+    lines = text.splitlines()
     prefix = f"{InfovitError.__module__}.{InfovitError.__name__}: "
-    return last.removeprefix(prefix)
+    for line in lines:
+        if line.startswith(prefix) and line[len(prefix) :].strip():
+            return line[len(prefix) :].strip()
+    if any(_TRACEBACK in line for line in lines):
+        for line in reversed(lines):  # the raised exception is printed last: "pkg.Type: msg"
+            match = _EXCEPTION_LINE.match(line)
+            if match and match["message"].strip():
+                return match["message"].strip()
+    return next(line.strip() for line in lines if line.strip())
+
+
+_TRACEBACK = "Traceback"
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*: (?P<message>.+)$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are InfovitErrors: one line, exit code 2, like
+    every other bad input (argparse's own prints the usage block too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InfovitError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv, overrides = split_overrides(list(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
-    if overrides and not getattr(args, "accepts_overrides", False):
-        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
-    args.overrides = overrides
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
     try:
+        args = parser.parse_args(argv)
+        if overrides and not getattr(args, "accepts_overrides", False):
+            parser.error(
+                f"unrecognized arguments: {' '.join(overrides)} (config overrides "
+                "--section.key VALUE are for 'infovit train')"
+            )
+        args.overrides = overrides
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except InfovitError as err:
         print(f"infovit: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except RunInterrupted as stop:  # a checkpoint was saved: say how to continue
+        print(f"infovit: {stop.message}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print("infovit: interrupted", file=sys.stderr)
         return 130

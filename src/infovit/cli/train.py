@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -18,8 +19,15 @@ examples:
   # β in the paper's eq. 3 convention (per-image sum over heads and patches)
   infovit train cfg.yaml --out runs/sum --beta.convention sum --beta.value 1e-3
 
-  # continue a stopped run exactly where it stopped
+  # continue a stopped run exactly where it stopped (bit-identical on CPU)
   infovit train --resume runs/ib_beta1
+
+  # checkpoint every 500 steps instead of every 10 minutes of wall time
+  infovit train cfg.yaml --out runs/b1 --optim.checkpoint_every 500
+
+SIGTERM, SIGUSR1/2 (SLURM, submitit) and Ctrl-C save a checkpoint at the next step and exit
+(75 after SIGTERM/SIGUSR1/2: requeue; 130 after Ctrl-C); resume with --resume RUN. A folder is
+trained by one trainer at a time (train.lock). Bad inputs: docs/errors.md.
 
 Any config field can be overridden as --section.key VALUE (sections: model, data, optim, beta;
 nested: --model.bottleneck.rank 16). See configs/ for complete files.
@@ -53,7 +61,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise InfovitError("say where the run goes with --out RUN (or continue one with --resume)")
+    _check_out(args.out)
     config = load_config(args.config, overrides)
     run_folder = train(config, args.out, progress=not args.quiet)
     print(f"run written to {run_folder.path}")
     return 0
+
+
+def _check_out(out: str) -> None:
+    """``--out`` must be a folder path: refuse an existing file (or a file on the way to it)
+    before anything is read or built."""
+    from infovit.errors import InfovitError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InfovitError(f"--out {out} is a file; give a folder path")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise InfovitError(f"--out {out}: {parent} is a file, not a folder; give a folder path")

@@ -13,7 +13,10 @@ Real data sets are read from local disk in their usual on-disk formats, never do
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import pickle
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.datasets import ImageFolder
 
+from infovit.coerce import coerce_value
 from infovit.data.synthetic import SyntheticConfig, SyntheticPatches
 from infovit.data.transforms import build_transform
 from infovit.errors import InfovitError
@@ -60,31 +64,79 @@ class DataSpec:
 
 
 def parse_data_spec(spec: str) -> DataSpec:
-    """``"cifar10:/data/cifar"`` → DataSpec; ``"synthetic:grid=4,n_train=512"`` sets options."""
+    """``"cifar10:/data/cifar"`` → DataSpec; ``"synthetic:grid=4,n_train=512"`` sets options.
+
+    Synthetic options are type-checked and range-checked here, where they enter, so that
+    ``synthetic:n_val=0`` fails before anything is built rather than deep inside training.
+    """
     name, _, rest = spec.partition(":")
-    name = name.strip().lower()
     if name not in DATASETS:
+        known = name.strip().lower()
+        hint = f"; data set names are lower case: {known!r}" if known in DATASETS else ""
         raise InfovitError(
-            f"unknown data set {name!r} in {spec!r}; use one of {', '.join(DATASETS)} "
+            f"unknown data set {name!r} in {spec!r}{hint}; use one of {', '.join(DATASETS)} "
             "(e.g. 'cifar10:/data/cifar' or 'synthetic')"
         )
     if name == "synthetic":
-        options: dict[str, Any] = {}
-        fields = SyntheticConfig.__dataclass_fields__
-        for item in filter(None, rest.split(",")):
-            key, _, value = item.partition("=")
-            if key not in fields:
-                raise InfovitError(
-                    f"unknown synthetic option {key!r}; choose from {sorted(fields)}"
-                )
-            try:
-                options[key] = type(fields[key].default)(value)
-            except ValueError as err:
-                raise InfovitError(f"bad value for synthetic option {key}: {value!r}") from err
-        return DataSpec(name, None, options)
+        return DataSpec(name, None, _synthetic_options(rest))
     if not rest:
         raise InfovitError(f"data set {name!r} needs a root folder: '{name}:/path/to/root'")
     return DataSpec(name, rest, {})
+
+
+def _synthetic_options(text: str) -> dict[str, Any]:
+    """``"grid=4,n_train=512"`` → checked SyntheticConfig fields."""
+    fields = {f.name: f for f in dataclasses.fields(SyntheticConfig)}
+    hints = typing.get_type_hints(SyntheticConfig)
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InfovitError(
+                f"unknown synthetic option {key!r}; {hint}choose from {', '.join(fields)} "
+                "(e.g. synthetic:grid=6,n_train=8192)"
+            )
+        if key in options:
+            raise InfovitError(f"synthetic option {key!r} is given twice in 'synthetic:{text}'")
+        example = f"synthetic:{key}={fields[key].default}"
+        if not eq or not value.strip():
+            raise InfovitError(f"synthetic option {key!r} needs a value, e.g. {example}")
+        options[key] = coerce_value(value.strip(), hints[key], f"synthetic option {key}", example)
+    _check_synthetic(SyntheticConfig(**options))
+    return options
+
+
+# Smallest values that make a task: two distinct key tiles need a grid of ≥ 2 × 2, a key tile is a
+# frame around an inside (patch ≥ 3), the repeat bit compares ≥ 2 symbols.
+_SYNTHETIC_MIN = {"grid": 2, "patch": 3, "tints": 1, "symbols": 2, "n_train": 1, "n_val": 1}
+
+
+def _check_synthetic(cfg: SyntheticConfig) -> None:
+    for key, low in _SYNTHETIC_MIN.items():
+        value = getattr(cfg, key)
+        if value < low:
+            default = SyntheticConfig.__dataclass_fields__[key].default
+            raise InfovitError(
+                f"synthetic option {key} must be ≥ {low}, got {value} "
+                f"(e.g. synthetic:{key}={default})"
+            )
+    patterns = 2 ** (3 * (cfg.patch - 2) ** 2)  # distinct ±1 symbol patterns inside a frame
+    if cfg.symbols > patterns:
+        raise InfovitError(
+            f"synthetic option symbols={cfg.symbols} exceeds the {patterns} distinct patterns a "
+            f"{cfg.patch}-px key tile holds; lower symbols or raise patch"
+        )
+    if not cfg.noise >= 0:
+        raise InfovitError(
+            f"synthetic option noise must be ≥ 0, got {cfg.noise} (e.g. synthetic:noise=0.25)"
+        )
+    if not 0 <= cfg.seed < 2**32:
+        raise InfovitError(
+            f"synthetic option seed must be in [0, 2³²), got {cfg.seed} (e.g. synthetic:seed=0)"
+        )
 
 
 def imagenet100_wnids() -> list[str]:
@@ -110,7 +162,10 @@ class _CheckedFolder(ImageFolder):
         self._fixed = classes
         root_path = Path(root)
         if not root_path.is_dir():
-            raise InfovitError(f"image folder {root!r} does not exist or is not a folder")
+            raise InfovitError(
+                f"image folder {root!r} does not exist or is not a folder; point the data spec "
+                "at a ROOT holding train/ and val/ folders of class folders"
+            )
         try:
             super().__init__(root, transform=transform, loader=_load_rgb)
         except (FileNotFoundError, PermissionError) as err:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from infovit.coerce import build_section
 from infovit.errors import InfovitError
 from infovit.model.bottleneck import BottleneckConfig
 from infovit.model.timm_arch import vit_arch_kwargs
@@ -37,18 +39,62 @@ class ModelConfig:
     weights: str | None = None  # local backbone weights file (.safetensors, .pth, .bin, .npz)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        d = dict(d)
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InfovitError(f"unknown model option(s) {sorted(unknown)}")
-        bottleneck = d.pop("bottleneck", None) or {}
-        if isinstance(bottleneck, dict):
-            unknown = set(bottleneck) - set(BottleneckConfig.__dataclass_fields__)
-            if unknown:
-                raise InfovitError(f"unknown bottleneck option(s) {sorted(unknown)}")
-            bottleneck = BottleneckConfig(**bottleneck)
-        return cls(bottleneck=bottleneck, **d)
+    def from_dict(cls, d: dict[str, Any] | None) -> ModelConfig:
+        """From a plain mapping (YAML, overrides, registry kwargs), every field type-checked."""
+        return build_section(cls, d, "model")
+
+    def validate(self) -> None:
+        """Refuse values no model can be built from, each with what to write instead.
+
+        Sizes left as None are resolved from the timm base first, so ``--model.embed_dim 32``
+        alone is checked against the base's head count.
+        """
+        if self.variant not in VARIANTS:
+            raise InfovitError(
+                f"unknown variant {self.variant!r}: model.variant must be one of "
+                f"{', '.join(VARIANTS)} (e.g. --model.variant ib)"
+            )
+        for name, example in _SIZE_EXAMPLES.items():
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InfovitError(
+                    f"model.{name} must be ≥ 1, got {value} (e.g. --model.{name} {example}, or "
+                    "null for the base's own)"
+                )
+        if self.num_classes < 1:
+            raise InfovitError(
+                f"model.num_classes must be ≥ 1, got {self.num_classes} (training sets it from "
+                "the data: leave it out)"
+            )
+        if self.mlp_ratio is not None and not self.mlp_ratio > 0:
+            raise InfovitError(
+                f"model.mlp_ratio must be > 0, got {self.mlp_ratio} (e.g. --model.mlp_ratio 4)"
+            )
+        if not 0 <= self.drop_path_rate < 1:
+            raise InfovitError(
+                f"model.drop_path_rate must be in [0, 1), got {self.drop_path_rate} "
+                "(e.g. --model.drop_path_rate 0.1)"
+            )
+        if self.reg_tokens < 0:
+            raise InfovitError(
+                f"model.reg_tokens must be ≥ 0, got {self.reg_tokens} (e.g. --model.reg_tokens 4)"
+            )
+        _validate_bottleneck(self.bottleneck)
+        base_img, base_patch, base_dim, base_heads = _base_dims(self.base)
+        dim, heads = self.embed_dim or base_dim, self.num_heads or base_heads
+        if dim % heads:
+            raise InfovitError(
+                f"model.embed_dim {dim}{_of_base(self.embed_dim, self.base)} is not divisible by "
+                f"model.num_heads {heads}{_of_base(self.num_heads, self.base)}; "
+                "set --model.embed_dim and --model.num_heads so that heads divide the width"
+            )
+        img, patch = self.img_size or base_img, self.patch_size or base_patch
+        if img % patch:
+            raise InfovitError(
+                f"model.patch_size {patch}{_of_base(self.patch_size, self.base)} does not divide "
+                f"model.img_size {img}{_of_base(self.img_size, self.base)}; "
+                "choose a patch size that tiles the image (e.g. 16 for 224 px, 4 for 32 px)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,11 +102,7 @@ class ModelConfig:
 
 def build_model(config: ModelConfig, load_weights: bool = True) -> InfoViT:
     """An InfoViT of ``config.variant`` on the architecture of the timm model ``config.base``."""
-    if config.variant not in VARIANTS:
-        raise InfovitError(f"unknown variant {config.variant!r}; choose one of {VARIANTS}")
-    b = config.bottleneck
-    if config.variant == "ib" and (b.rank < 1 or b.hidden < 0):
-        raise InfovitError(f"bottleneck rank must be ≥ 1 and hidden ≥ 0, got {b}")
+    config.validate()  # also for configs built in Python, which no from_dict has seen
     arch = vit_arch_kwargs(
         config.base,
         img_size=config.img_size,
@@ -90,11 +132,47 @@ def build_model(config: ModelConfig, load_weights: bool = True) -> InfoViT:
     return model
 
 
+_SIZE_EXAMPLES = {"img_size": 224, "patch_size": 16, "depth": 4, "embed_dim": 192, "num_heads": 3}
+
+
+def _validate_bottleneck(b: BottleneckConfig) -> None:
+    if b.rank < 1:
+        raise InfovitError(
+            f"model.bottleneck.rank must be ≥ 1, got {b.rank} (e.g. --model.bottleneck.rank 32)"
+        )
+    if b.hidden < 0:
+        raise InfovitError(
+            f"model.bottleneck.hidden must be ≥ 0, got {b.hidden} (e.g. "
+            "--model.bottleneck.hidden 64; 0: single linear layers)"
+        )
+    if not b.logvar_min < b.logvar_max:
+        raise InfovitError(
+            f"model.bottleneck.logvar_min ({b.logvar_min}) must be below logvar_max "
+            f"({b.logvar_max}); the defaults are -10 and 10"
+        )
+
+
+@functools.cache
+def _base_dims(base: str) -> tuple[int, int, int, int]:
+    """(img_size, patch_size, embed_dim, num_heads) of a timm ViT; an unknown name or a
+    non-ViT is refused here with a message naming how to find a valid one."""
+    arch = vit_arch_kwargs(base)
+    return arch["img_size"][0], arch["patch_size"][0], arch["embed_dim"], arch["num_heads"]
+
+
+def _of_base(value: int | None, base: str) -> str:
+    """Say where a number in a message came from when the user did not set it."""
+    return f" (that of {base})" if value is None else ""
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors from a local weights file, never unpickling arbitrary objects."""
     path = Path(path)
     if not path.is_file():
-        raise InfovitError(f"weights file {str(path)!r} does not exist")
+        raise InfovitError(
+            f"weights file {str(path)!r} does not exist; give the path of a local .safetensors, "
+            ".pth, .bin or .npz file"
+        )
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

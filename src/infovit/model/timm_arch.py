@@ -8,6 +8,7 @@ message instead of being silently changed.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from typing import Any
 
@@ -25,10 +26,11 @@ __all__ = ["arch_kwargs_from_vit", "create_timm_vit", "vit_arch_kwargs"]
 def create_timm_vit(name: str, device: str | torch.device = "meta", **kwargs: Any) -> nn.Module:
     """``timm.create_model(name, pretrained=False, **kwargs)`` with a clear error for bad names."""
     if not timm.is_model(name):
-        close = timm.list_models(f"*{name.split('_')[0]}*")[:5] if name else []
-        hint = f" (similar: {', '.join(close)})" if close else ""
+        close = difflib.get_close_matches(name, timm.list_models("vit_*"), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InfovitError(
-            f"unknown timm model {name!r}{hint}; see timm.list_models('vit_*') for ViT names"
+            f'unknown timm model {name!r}{hint} (list ViT names with: python -c "import timm; '
+            "print(timm.list_models('vit_*'))\")"
         )
     with torch.device(device):
         return timm.create_model(name, pretrained=False, **kwargs)

@@ -7,19 +7,28 @@ model and data of the run.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
+from infovit.coerce import build_section, show_value
+from infovit.data.datasets import DataSpec, parse_data_spec
+from infovit.data.synthetic import SyntheticConfig
+from infovit.data.transforms import AUGMENTS
 from infovit.errors import InfovitError
 from infovit.model.bottleneck import BottleneckConfig
 from infovit.model.factory import ModelConfig
+from infovit.training.cadence import CheckpointCadence
 
 __all__ = [
+    "AMP_MODES",
     "BETA_CONVENTIONS",
     "BETA_SCHEDULES",
+    "EVAL_NOISES",
     "BetaConfig",
     "Config",
     "DataConfig",
@@ -31,6 +40,8 @@ __all__ = [
 
 BETA_CONVENTIONS = ("mean", "sum")
 BETA_SCHEDULES = ("constant", "linear", "log")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+EVAL_NOISES = ("sample", "mean")
 
 
 @dataclass
@@ -71,6 +82,9 @@ class OptimConfig:
     device: str = "auto"
     eval_passes: int = 1  # stochastic validation passes per epoch (the paper: 10 at the end)
     eval_noise: str = "sample"  # sample (paper) | mean
+    # mid-epoch checkpoints: N (steps), "10min" / "30s" / "1h" (wall time), or null (epoch
+    # ends only); the last checkpoint is also written at every epoch end and on SIGTERM/SIGINT
+    checkpoint_every: int | str | None = "10min"
 
 
 @dataclass
@@ -84,78 +98,211 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Config:
-        d = dict(d or {})
-        unknown = set(d) - {f.name for f in fields(cls)}
+    def from_dict(cls, d: dict[str, Any] | None) -> Config:
+        """A validated config from a plain mapping: every field type-checked, then ranges."""
+        if d is None:
+            d = {}
+        if not isinstance(d, dict):
+            raise InfovitError(
+                "a config must be a mapping of sections (model, data, optim, beta), got "
+                f"{show_value(d)}"
+            )
+        sections = [f.name for f in fields(cls)]
+        unknown = sorted(str(k) for k in d if k not in sections)
         if unknown:
-            raise InfovitError(f"unknown config section(s) {sorted(unknown)}")
+            raise InfovitError(
+                f"unknown config section(s) {unknown}; the sections are {', '.join(sections)}"
+            )
         cfg = cls(
-            model=ModelConfig.from_dict(d.get("model") or {}),
-            data=_build(DataConfig, d.get("data"), "data"),
-            optim=_build(OptimConfig, d.get("optim"), "optim"),
-            beta=_build(BetaConfig, d.get("beta"), "beta"),
+            model=ModelConfig.from_dict(d.get("model")),
+            data=build_section(DataConfig, d.get("data"), "data"),
+            optim=build_section(OptimConfig, d.get("optim"), "optim"),
+            beta=build_section(BetaConfig, d.get("beta"), "beta"),
         )
         cfg.validate()
         return cfg
 
     def validate(self) -> None:
-        """Refuse values that would silently train something meaningless."""
-        b = self.beta
-        if not isinstance(b.value, int | float) or not math.isfinite(b.value) or b.value < 0:
-            raise InfovitError(f"beta.value must be a finite number ≥ 0, got {b.value!r}")
-        if b.convention not in BETA_CONVENTIONS:
+        """Refuse values that would crash later or silently train something meaningless.
+
+        Types are right once ``from_dict`` built the config; this checks ranges and how the
+        sections fit together, e.g. that the model's patches tile the synthetic images.
+        """
+        _validate_optim(self.optim)
+        _validate_beta(self.beta)
+        d = self.data
+        _at_least("data.batch_size", d.batch_size, 1, "--data.batch_size 128")
+        _at_least("data.workers", d.workers, 0, "--data.workers 4")
+        if d.augment not in AUGMENTS:
             raise InfovitError(
-                f"beta.convention must be one of {BETA_CONVENTIONS}, got {b.convention!r}"
+                f"data.augment must be one of {', '.join(AUGMENTS)}, got {d.augment!r} "
+                "(e.g. --data.augment small for 32–96 px images)"
             )
-        if b.schedule not in BETA_SCHEDULES:
-            raise InfovitError(f"beta.schedule must be one of {BETA_SCHEDULES}, got {b.schedule!r}")
-        if b.schedule == "log" and not 0 < b.start:
-            raise InfovitError("beta.start must be > 0 for the log schedule")
-        o = self.optim
-        if o.epochs < 1 or o.lr <= 0 or self.data.batch_size < 1 or o.eval_passes < 1:
+        spec = parse_data_spec(d.spec)  # an unknown data set fails before anything is built
+        self.model_for_data(spec).validate()
+
+    def model_for_data(self, spec: DataSpec | None = None) -> ModelConfig:
+        """The model config as training resolves it for the data: synthetic images set the
+        image size (and, unless given, the patch size), whose patches must tile them."""
+        spec = spec or parse_data_spec(self.data.spec)
+        model = self.model
+        if spec.name != "synthetic":
+            return model
+        synth = SyntheticConfig(**spec.options)
+        size = f"{synth.img_size} px (grid {synth.grid} × patch {synth.patch})"
+        patch = model.patch_size or synth.patch
+        if patch >= 1 and synth.img_size % patch:
             raise InfovitError(
-                "optim.epochs, optim.lr, data.batch_size and optim.eval_passes must be positive"
+                f"model.patch_size {patch} does not divide the synthetic images of {size}; "
+                f"use a divisor of {synth.img_size} (e.g. --model.patch_size {synth.patch})"
             )
-        if o.amp not in ("auto", "off", "bf16", "fp16"):
-            raise InfovitError(f"optim.amp must be auto, off, bf16 or fp16, got {o.amp!r}")
-        if o.eval_noise not in ("sample", "mean"):
-            raise InfovitError(f"optim.eval_noise must be 'sample' or 'mean', got {o.eval_noise!r}")
+        return replace(model, img_size=synth.img_size, patch_size=patch)
 
 
-def _build(cls: type, d: dict[str, Any] | None, section: str) -> Any:
-    d = dict(d or {})
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
-    if unknown:
+def _validate_optim(o: OptimConfig) -> None:
+    _at_least("optim.epochs", o.epochs, 1, "--optim.epochs 100")
+    if not o.lr > 0:
+        raise InfovitError(f"optim.lr must be > 0, got {o.lr} (e.g. --optim.lr 6e-4)")
+    _at_least("optim.weight_decay", o.weight_decay, 0, "--optim.weight_decay 0.05")
+    _at_least("optim.warmup_epochs", o.warmup_epochs, 0, "--optim.warmup_epochs 10")
+    _at_least("optim.min_lr", o.min_lr, 0, "--optim.min_lr 1e-6")
+    if o.min_lr > o.lr:
         raise InfovitError(
-            f"unknown option(s) {sorted(unknown)} in section {section!r}; known: {sorted(names)}"
+            f"optim.min_lr ({o.min_lr}) must not exceed optim.lr ({o.lr}): the cosine schedule "
+            "decays from lr to min_lr; lower --optim.min_lr"
         )
-    for f in fields(cls):  # YAML files read "6e-4" as a string: coerce to the field's type
-        if isinstance(f.default, float) and isinstance(d.get(f.name), str):
-            d[f.name] = parse_scalar(d[f.name], f"{section}.{f.name}")
-    return cls(**d)
+    if o.grad_clip is not None and not o.grad_clip > 0:
+        raise InfovitError(
+            "optim.grad_clip must be > 0 (the largest gradient norm) or null for no clipping, "
+            f"got {o.grad_clip} (e.g. --optim.grad_clip 1.0)"
+        )
+    if not 0 <= o.seed < 2**32:
+        raise InfovitError(f"optim.seed must be in [0, 2³²), got {o.seed} (e.g. --optim.seed 42)")
+    _at_least("optim.eval_passes", o.eval_passes, 1, "--optim.eval_passes 10")
+    if o.device != "auto" and not _is_device(o.device):
+        raise InfovitError(
+            f"optim.device must be auto, cpu, cuda or cuda:N, got {o.device!r} "
+            "(e.g. --optim.device cpu)"
+        )
+    if o.amp not in AMP_MODES:
+        raise InfovitError(
+            f"optim.amp must be one of {', '.join(AMP_MODES)}, got {o.amp!r} (e.g. --optim.amp off)"
+        )
+    CheckpointCadence.parse(o.checkpoint_every)  # steps, a time, or null
+    if o.eval_noise not in EVAL_NOISES:
+        raise InfovitError(
+            "optim.eval_noise must be 'sample' (the paper) or 'mean' (μ only), got "
+            f"{o.eval_noise!r} (e.g. --optim.eval_noise sample)"
+        )
+
+
+def _validate_beta(b: BetaConfig) -> None:
+    if isinstance(b.value, bool) or not isinstance(b.value, int | float):
+        raise InfovitError(f"beta.value must be a number, got {show_value(b.value)}")
+    if not math.isfinite(b.value) or b.value < 0:
+        raise InfovitError(
+            f"beta.value must be a finite number ≥ 0, got {b.value} (e.g. --beta.value 1.0)"
+        )
+    if b.convention not in BETA_CONVENTIONS:
+        raise InfovitError(
+            f"beta.convention must be one of {', '.join(BETA_CONVENTIONS)}, got "
+            f"{b.convention!r} (mean: the paper's code; sum: its eq. 3)"
+        )
+    if b.schedule not in BETA_SCHEDULES:
+        raise InfovitError(
+            f"beta.schedule must be one of {', '.join(BETA_SCHEDULES)}, got {b.schedule!r} "
+            "(e.g. --beta.schedule linear)"
+        )
+    _at_least("beta.warmup_epochs", b.warmup_epochs, 0, "--beta.warmup_epochs 100")
+    if b.schedule == "log":
+        if not b.start > 0:
+            raise InfovitError(
+                f"beta.start must be > 0 for the log schedule, got {b.start} "
+                "(e.g. --beta.start 1e-4)"
+            )
+        if b.value > 0 and b.start > b.value:
+            raise InfovitError(
+                f"beta.start ({b.start}) must not exceed beta.value ({b.value}): the log "
+                "schedule ramps up from start to value; lower --beta.start"
+            )
+
+
+def _is_device(name: str) -> bool:
+    """Whether torch can parse ``name`` as a device; whether it is present is checked when a
+    run starts (a config may be written on one machine and trained on another)."""
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _at_least(name: str, value: float, low: float, example: str) -> None:
+    if not value >= low:  # written so that NaN is refused too
+        raise InfovitError(f"{name} must be ≥ {low}, got {value} (e.g. {example})")
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (or start from defaults) and apply ``--section.key value`` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise InfovitError(f"config file {str(path)!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise InfovitError(f"config file {str(path)!r} is not valid YAML: {err}") from err
-        if not isinstance(data, dict):
-            raise InfovitError(f"config file {str(path)!r} must hold a mapping of sections")
-    return Config.from_dict(apply_overrides(data, overrides or []))
+        data = _read_yaml_file(Path(path))
+    config = Config.from_dict(apply_overrides(data, overrides or []))
+    _check_requested_size(config)
+    return config
+
+
+def _check_requested_size(config: Config) -> None:
+    """An image size the user asks for must be the synthetic images' own, which training
+    uses regardless. Checked on user input only: a stored run's config is already resolved,
+    and code may build configs whose data spec is replaced later (e.g. eval ``--data``)."""
+    spec = parse_data_spec(config.data.spec)
+    requested = config.model.img_size
+    if spec.name != "synthetic" or requested is None:
+        return
+    synth = SyntheticConfig(**spec.options)
+    if requested != synth.img_size:
+        raise InfovitError(
+            f"model.img_size {requested} does not match the synthetic images of "
+            f"{synth.img_size} px (grid {synth.grid} × patch {synth.patch}); leave "
+            "model.img_size out, or set the synthetic grid/patch options"
+        )
+
+
+def _read_yaml_file(path: Path) -> dict[str, Any]:
+    where = repr(str(path))
+    if path.is_dir():
+        raise InfovitError(f"config file {where} is a folder; give a YAML file")
+    if not path.is_file():
+        raise InfovitError(f"config file {where} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise InfovitError(
+            f"config file {where} is not valid YAML{at}: {problem}; fix the file (quote values "
+            "that hold ':' or '#')"
+        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise InfovitError(
+            f"cannot read config file {where}: {err}; give a UTF-8 YAML file"
+        ) from err
+    if not isinstance(data, dict):
+        raise InfovitError(
+            f"config file {where} must hold a mapping of sections (model:, data:, optim:, beta:), "
+            f"not a {type(data).__name__}"
+        )
+    return data
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``["--beta.value", "0.1", "--model.bottleneck.rank=8"]`` to a config mapping.
 
-    Values are parsed as YAML scalars, so ``1e-3`` is a float, ``null`` is None, ``true`` a bool.
+    Values are parsed as YAML scalars, so ``1e-3`` is a float, ``null`` is None, ``true`` a bool;
+    except for options that can only be text (``--optim.amp off``, ``--data.spec ...``), whose
+    value is taken as written: YAML would read ``off`` as false.
     """
     data = _to_plain(data)
     items = list(overrides)
@@ -167,19 +314,36 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, eq, value = token[2:].partition("=")
         if not eq:
             if i + 1 >= len(items):
-                raise InfovitError(f"override {token} needs a value")
+                raise InfovitError(f"override {token} needs a value, e.g. {token} 1")
             value, i = items[i + 1], i + 1
         i += 1
         parts = key.replace("-", "_").split(".")
-        if len(parts) < 2:
+        if len(parts) < 2 or not all(parts):
             raise InfovitError(f"override {token!r} must name a section, e.g. --beta.value")
         node = data
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise InfovitError(f"override {token!r} goes below a plain value")
-        node[parts[-1]] = parse_scalar(value, token)
+                raise InfovitError(
+                    f"override {token!r} sets an option inside {'.'.join(parts[: depth + 1])!r}, "
+                    f"which the config gives as the plain value {show_value(node)}; make it a "
+                    "mapping of options"
+                )
+        node[parts[-1]] = value if _text_only(parts) else parse_scalar(value, token)
     return data
+
+
+def _text_only(parts: list[str]) -> bool:
+    """Whether the option ``parts`` (e.g. ["optim", "amp"]) is typed as plain ``str``."""
+    cls: Any = Config
+    for part in parts:
+        if not (isinstance(cls, type) and is_dataclass(cls)):
+            return False
+        hint = typing.get_type_hints(cls).get(part)
+        if hint is None:
+            return False
+        cls = hint
+    return cls is str
 
 
 def parse_scalar(text: str, what: str = "value") -> Any:

@@ -1,36 +1,56 @@
-"""The training loop: CE + β·KL with AdamW, warm-up + cosine, AMP, and exact resume.
+"""The training loop: CE + β·KL with AdamW, warm-up + cosine, AMP, and exact resume at any step.
 
-Resume is exact at epoch boundaries: the data order of epoch e comes from a generator seeded with
-(seed, e), the learning rate and β are functions of the step, and the optimizer and RNG states
-are saved with every ``last`` checkpoint.
+A run killed anywhere and resumed ends bit-identical to one never stopped (on CPU; on GPU up to
+the non-determinism of its kernels), because everything the loop draws is either a function of
+(seed, epoch, position) or saved in the checkpoint:
+
+- data order and augmentation: :mod:`infovit.data.sampling` (independent of workers);
+- the learning rate and β: functions of the step;
+- the model's noise (bottleneck samples, drop-path) and anything else on torch's CPU / CUDA,
+  Python's and NumPy's global RNGs: their states are saved with every ``last`` checkpoint;
+- the optimizer, the loss scaler and the epoch's running sums: saved too.
+
+``last`` is written every ``optim.checkpoint_every`` (steps or wall time), at every epoch end,
+and when SIGTERM, SIGUSR1 or SIGINT asks the run to stop (it then raises
+:class:`~infovit.errors.RunInterrupted`). The run folder is locked while training.
 """
 
 from __future__ import annotations
 
 import math
+import random
+import sys
 import time
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from infovit.data.checks import check_same_classes
 from infovit.data.datasets import build_dataset
-from infovit.errors import InfovitError
+from infovit.data.sampling import EpochSampler, SeededSamples
+from infovit.errors import InfovitError, RunInterrupted
 from infovit.model.factory import build_model
 from infovit.model.timm_arch import vit_arch_kwargs
 from infovit.model.vit import InfoViT
+from infovit.training.cadence import CheckpointCadence
 from infovit.training.config import Config
 from infovit.training.device import autocast, resolve_amp, resolve_device
 from infovit.training.evaluate import evaluate
+from infovit.training.lock import RunLock
 from infovit.training.objective import beta_at, information_loss, topk_hits
 from infovit.training.optim import build_optimizer, lr_at
-from infovit.training.run import RunFolder
+from infovit.training.run import Checkpoint, RunFolder
+from infovit.training.signals import StopSignals, ignore_stop_signals
 
-__all__ = ["EpochSampler", "build_loaders", "resolve_config", "train"]
+__all__ = ["Loaders", "build_loaders", "resolve_config", "train"]
+
+StepHook = Callable[[int], None]
 
 
 def resolve_config(config: Config, train_set: Dataset) -> Config:
@@ -54,31 +74,30 @@ def _image_size(config: Config) -> int | None:
     return int(vit_arch_kwargs(config.model.base)["img_size"][0])
 
 
-class EpochSampler(Sampler[int]):
-    """A permutation seeded by (seed, epoch): the data order survives a resume."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n, self.seed, self.epoch = n, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
-
-    def __len__(self) -> int:
-        return self.n
+@dataclass
+class Loaders:
+    train_set: Dataset  # the plain data set (``.classes``; synthetic: ``.config``)
+    train: DataLoader  # yields the (seed, epoch, position)-seeded samples of EpochSampler
+    val: DataLoader
+    sampler: EpochSampler
 
 
-def build_loaders(config: Config, device: torch.device) -> tuple[Dataset, DataLoader, DataLoader]:
+def build_loaders(config: Config, device: torch.device) -> Loaders:
+    """Training and validation loaders whose every random draw is a function of the seed, the
+    epoch and the position in it (see :mod:`infovit.data.sampling`)."""
     d = config.data
     img_size = _image_size(config)
     train_set = build_dataset(d.spec, "train", img_size=img_size, augment=d.augment)
     val_set = build_dataset(d.spec, "val", img_size=img_size)
-    if len(train_set) < d.batch_size:
+    check_same_classes(
+        train_set.classes,  # type: ignore[attr-defined]
+        val_set.classes,  # type: ignore[attr-defined]
+        f"{d.spec} train",
+        f"{d.spec} val",
+    )
+    if len(train_set) < d.batch_size:  # type: ignore[arg-type]
         raise InfovitError(
-            f"the training set has {len(train_set)} images, fewer than one batch of "
+            f"the training set has {len(train_set)} images, fewer than one batch of "  # type: ignore[arg-type]
             f"{d.batch_size}; lower data.batch_size"
         )
     in_memory = d.spec.startswith("synthetic")
@@ -87,13 +106,18 @@ def build_loaders(config: Config, device: torch.device) -> tuple[Dataset, DataLo
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
+        worker_init_fn=ignore_stop_signals if workers > 0 else None,
+        # The loader draws its workers' base seed from this generator, not from torch's global
+        # one, so loading never moves the model's noise stream; the seeds it gives workers are
+        # unused (every sample is seeded by its position).
+        generator=torch.Generator().manual_seed(config.optim.seed),
     )
-    sampler = EpochSampler(len(train_set), config.optim.seed)
+    sampler = EpochSampler(len(train_set), config.optim.seed)  # type: ignore[arg-type]
     train_loader = DataLoader(
-        train_set, batch_size=d.batch_size, sampler=sampler, drop_last=True, **common
+        SeededSamples(train_set), batch_size=d.batch_size, sampler=sampler, drop_last=True, **common
     )
     val_loader = DataLoader(val_set, batch_size=d.batch_size, shuffle=False, **common)
-    return train_set, train_loader, val_loader
+    return Loaders(train_set, train_loader, val_loader, sampler)
 
 
 def _at_final_beta(config: Config, epoch: int) -> bool:
@@ -116,184 +140,345 @@ def train(
     resume: bool = False,
     progress: bool = True,
     stop_after_epochs: int | None = None,
+    on_step: StepHook | None = None,
 ) -> RunFolder:
-    """Train ``config`` into the run folder ``out`` (or continue it with ``resume=True``, when
-    ``config`` is ignored: the run folder's own config is used).
+    """Train ``config`` into the new run folder ``out``, or continue it with ``resume=True``
+    (``config`` is then ignored: the run folder's own config is used).
 
-    ``stop_after_epochs`` ends this call early (the run stays resumable), e.g. for tests.
+    ``stop_after_epochs`` ends this call early (the run stays resumable), e.g. for tests;
+    ``on_step(step)`` is called after every optimizer step. Raises
+    :class:`~infovit.errors.RunInterrupted` after saving, when a stop signal arrived.
     """
     if resume:
-        run = RunFolder.open(out)
-        config = run.config()
-        if not run.has_checkpoint("last"):
-            raise InfovitError(
-                f"run {str(out)!r} stopped before its first checkpoint; delete the folder and "
-                "start it again without --resume"
-            )
+        return _resume(out, progress, stop_after_epochs, on_step)
     if config is None:
         raise ValueError("train() needs a config unless resuming")
+    # Everything that can be wrong with the input is found before the folder exists.
     device = resolve_device(config.optim.device)
-    torch.manual_seed(config.optim.seed)
-    train_set, train_loader, val_loader = build_loaders(config, device)
-    if not resume:
-        config = resolve_config(config, train_set)
-        model = build_model(config.model).to(device)
-        run = RunFolder.create(out, config, {"data": _describe(train_set)})
-    else:
-        model = build_model(config.model, load_weights=False)
-        run.load_weights("last", model)
-        model = model.to(device)
-    optimizer = build_optimizer(model, config.optim.lr, config.optim.weight_decay)
-    amp_dtype = resolve_amp(config.optim.amp, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-
-    steps_per_epoch = len(train_loader)
-    total_steps = steps_per_epoch * config.optim.epochs
-    warmup_steps = round(config.optim.warmup_epochs * steps_per_epoch)
-    start_epoch, step, best_top1 = 0, 0, -math.inf
-    if resume:
-        info = run.checkpoint_info("last")
-        state = run.load_state("last")
-        optimizer.load_state_dict(state["optimizer"])
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and "rng_cuda" in state:
-            torch.cuda.set_rng_state(state["rng_cuda"])
-        start_epoch, step, best_top1 = info["epoch"] + 1, info["step"], info["best_top1"]
-        run.truncate_metrics(info["epoch"])
-
-    end_epoch = config.optim.epochs
-    if stop_after_epochs is not None:
-        end_epoch = min(end_epoch, start_epoch + stop_after_epochs)
-    for epoch in range(start_epoch, end_epoch):
-        train_loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
-        stats, step = _train_epoch(
-            model,
-            train_loader,
-            optimizer,
-            scaler,
-            config,
-            epoch,
-            step,
-            total_steps,
-            warmup_steps,
-            device,
-            amp_dtype,
-            progress,
+    cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
+    _seed_everything(config.optim.seed)
+    loaders = build_loaders(config, device)
+    config = resolve_config(config, loaders.train_set)
+    model = build_model(config.model).to(device)
+    lock = RunLock(out)
+    run = RunFolder.create(out, config, {"data": _describe(loaders.train_set)}, lock=lock)
+    try:
+        _Trainer(run, config, model, loaders, device, cadence, progress, on_step).fit(
+            None, stop_after_epochs
         )
+    except BaseException:
+        if not run.has_checkpoint("last"):
+            lock.release()
+            run.remove()  # a failed start leaves no half-created run folder
+        raise
+    finally:
+        lock.release()
+    return run
+
+
+def _resume(
+    out: str | Path, progress: bool, stop_after_epochs: int | None, on_step: StepHook | None
+) -> RunFolder:
+    run = RunFolder.open(out)
+    with RunLock(run.path):
+        for done in run.recover():
+            if progress:
+                print(f"infovit: {done}", file=sys.stderr)
+        config = run.config()
+        checkpoint = run.checkpoint("last")
+        state = checkpoint.state()
+        epoch, _ = _next_position(checkpoint)
+        if epoch >= config.optim.epochs:
+            print(
+                f"run {str(run.path)!r} is finished ({config.optim.epochs} epochs); nothing to do"
+            )
+            return run
+        device = resolve_device(config.optim.device)
+        cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
+        loaders = build_loaders(config, device)
+        model = build_model(config.model, load_weights=False)
+        if run.load_weights("last", model).step != checkpoint.step:
+            raise InfovitError(f"the last checkpoint of {str(run.path)!r} changed while resuming")
+        trainer = _Trainer(
+            run, config, model.to(device), loaders, device, cadence, progress, on_step
+        )
+        trainer.fit((checkpoint, state), stop_after_epochs)
+    return run
+
+
+def _next_position(checkpoint: Checkpoint) -> tuple[int, int]:
+    """(epoch, batch) where training continues after ``checkpoint``."""
+    info = checkpoint.info
+    if info.get("epoch_complete", True):
+        return int(info["epoch"]) + 1, 0
+    return int(info["epoch"]), int(info["batch"])
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (the global RNG third-party code draws from)
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    """Every global RNG the loop can draw from, as tensors and plain tuples."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]  # noqa: NPY002
+    state: dict[str, Any] = {
+        "rng_cpu": torch.get_rng_state(),
+        "rng_python": random.getstate(),
+        "rng_numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+    }
+    if device.type == "cuda":
+        state["rng_cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["rng_cpu"])
+    if device.type == "cuda" and "rng_cuda" in state:
+        torch.cuda.set_rng_state(state["rng_cuda"], device)
+    if "rng_python" in state:  # absent in checkpoints of the old format
+        version, internal, gauss = state["rng_python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "rng_numpy" in state:
+        kind, keys, pos, has_gauss, gauss = state["rng_numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+
+
+@dataclass
+class _EpochSums:
+    """Running sums of an epoch (loss, CE, KL, correct; each × images) kept on the device and
+    read back every ``_SYNC_EVERY`` steps: a read per step would stall a GPU once per step."""
+
+    sums: torch.Tensor  # [4] float64
+    images: int = 0
+    seconds: float = 0.0  # training time of this epoch before the current stretch
+
+    @classmethod
+    def zero(cls, device: torch.device) -> _EpochSums:
+        return cls(torch.zeros(4, dtype=torch.float64, device=device))
+
+
+class _Trainer:
+    """One run's training state and the loop over it."""
+
+    def __init__(
+        self,
+        run: RunFolder,
+        config: Config,
+        model: InfoViT,
+        loaders: Loaders,
+        device: torch.device,
+        cadence: CheckpointCadence,
+        progress: bool,
+        on_step: StepHook | None,
+    ) -> None:
+        self.run, self.config, self.model, self.loaders = run, config, model, loaders
+        self.device, self.cadence, self.progress, self.on_step = device, cadence, progress, on_step
+        o = config.optim
+        self.optimizer = build_optimizer(model, o.lr, o.weight_decay)
+        self.amp_dtype = resolve_amp(o.amp, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.steps_per_epoch = len(loaders.train_set) // config.data.batch_size  # type: ignore[arg-type]
+        self.total_steps = self.steps_per_epoch * o.epochs
+        self.warmup_steps = round(o.warmup_epochs * self.steps_per_epoch)
+        self.step, self.best_top1 = 0, -math.inf
+        self.stop = StopSignals()
+
+    # -- checkpoints
+    def _state(self, epoch: int, batch: int, sums: _EpochSums | None) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "batch": batch,
+            **_rng_state(self.device),
+        }
+        if sums is not None:
+            state["epoch_sums"] = sums.sums.cpu()
+            state["epoch_images"] = sums.images
+            state["epoch_seconds"] = sums.seconds
+        return state
+
+    def save_mid_epoch(self, epoch: int, batch: int, sums: _EpochSums) -> None:
+        info = {
+            "epoch": epoch,
+            "batch": batch,
+            "epoch_complete": False,
+            "step": self.step,
+            "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
+            "metrics": None,
+        }
+        self.run.save_checkpoint("last", self.model, info, self._state(epoch, batch, sums))
+        self.cadence.saved()
+
+    def _restore(self, checkpoint: Checkpoint, state: dict[str, Any]) -> tuple[int, int]:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        _restore_rng(state, self.device)
+        self.step = checkpoint.step
+        best = checkpoint.info.get("best_top1")
+        self.best_top1 = -math.inf if best is None else float(best)
+        return _next_position(checkpoint)
+
+    def _interrupted(self, epoch: int) -> RunInterrupted:
+        sig = self.stop.requested
+        assert sig is not None
+        path = self.run.path
+        return RunInterrupted(
+            f"stopped by {sig.name} in epoch {epoch + 1}/{self.config.optim.epochs} at step "
+            f"{self.step}; checkpoint saved in {str(path)!r}; resume with: "
+            f"infovit train --resume {path}",
+            exit_code=130 if sig.name == "SIGINT" else 75,
+        )
+
+    # -- the loop
+    def fit(
+        self, resume_from: tuple[Checkpoint, dict[str, Any]] | None, stop_after_epochs: int | None
+    ) -> None:
+        start_epoch, start_batch, sums = 0, 0, None
+        if resume_from is not None:
+            checkpoint, state = resume_from
+            start_epoch, start_batch = self._restore(checkpoint, state)
+            if start_batch > 0:
+                sums = _EpochSums(
+                    state["epoch_sums"].to(self.device),
+                    int(state["epoch_images"]),
+                    float(state["epoch_seconds"]),
+                )
+        self.run.truncate_metrics(start_epoch)
+        end_epoch = self.config.optim.epochs
+        if stop_after_epochs is not None:
+            end_epoch = min(end_epoch, start_epoch + stop_after_epochs)
+        with self.stop:
+            for epoch in range(start_epoch, end_epoch):
+                first = start_batch if epoch == start_epoch else 0
+                epoch_sums = sums if epoch == start_epoch and sums else _EpochSums.zero(self.device)
+                stats = self.train_epoch(epoch, first, epoch_sums)
+                self.end_epoch(epoch, stats)
+                if self.stop.requested:
+                    raise self._interrupted(epoch)
+        if end_epoch >= self.config.optim.epochs:
+            self.run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def train_epoch(self, epoch: int, first: int, acc: _EpochSums) -> dict[str, Any]:
+        """Batches ``first`` … of epoch ``epoch``; checkpoints mid-epoch when due or asked."""
+        model, config, o = self.model, self.config, self.config.optim
+        model.train()
+        n_batches = self.steps_per_epoch
+        self.loaders.sampler.set_epoch(epoch, first * config.data.batch_size)
+        beta, lr = 0.0, 0.0
+        t0 = time.perf_counter()
+        bar = tqdm(
+            self.loaders.train,
+            desc=f"epoch {epoch + 1}/{o.epochs}",
+            leave=False,
+            disable=not self.progress,
+            initial=first,
+            total=n_batches,
+        )
+        for i, (images, target) in enumerate(bar, first):
+            images = images.to(self.device, non_blocking=True)
+            target = target.to(self.device, non_blocking=True)
+            beta = beta_at(config.beta, epoch + i / n_batches)
+            lr = lr_at(self.step, self.total_steps, self.warmup_steps, o.lr, o.min_lr)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(self.device, self.amp_dtype):
+                out = model.forward_info(images)
+            parts = information_loss(out.logits, target, out.kl, beta, config.beta.convention)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(parts.loss).backward()
+            if o.grad_clip:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.step += 1
+            b = len(target)
+            correct = topk_hits(out.logits.detach().float(), target, (1,))[0]
+            batch = torch.stack([parts.loss.detach(), parts.ce.detach(), parts.kl_image.detach()])
+            acc.sums[:3] += batch.double() * b
+            acc.sums[3] += correct
+            acc.images += b
+            if i % _SYNC_EVERY == _SYNC_EVERY - 1 or i == n_batches - 1:
+                loss = float(acc.sums[0]) / acc.images
+                if not math.isfinite(loss):
+                    raise InfovitError(
+                        f"the loss became {loss} by epoch {epoch + 1}, step {self.step}; "
+                        "lower optim.lr or set optim.grad_clip"
+                    )
+                bar.set_postfix(loss=f"{loss:.3f}", beta=f"{beta:.2g}")
+            if self.on_step is not None:
+                self.on_step(self.step)
+            # The epoch's last batch is followed by the epoch-end checkpoint anyway.
+            if i + 1 < n_batches and (self.stop.requested or self.cadence.due(self.step)):
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                snapshot = replace(acc, seconds=acc.seconds + time.perf_counter() - t0)
+                self.save_mid_epoch(epoch, i + 1, snapshot)
+                if self.stop.requested:
+                    raise self._interrupted(epoch)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = acc.seconds + time.perf_counter() - t0
+        n = max(acc.images, 1)
+        loss_sum, ce_sum, kl_sum, correct_sum = acc.sums.tolist()
+        return {
+            "train_loss": loss_sum / n,
+            "train_ce": ce_sum / n,
+            "train_kl_per_image": kl_sum / n,
+            "train_top1": 100.0 * correct_sum / n,
+            "beta": beta,
+            "beta_convention": config.beta.convention,
+            "lr": lr,
+            "images_per_s": n / max(seconds, 1e-9),
+            "epoch_seconds": seconds,
+        }
+
+    def end_epoch(self, epoch: int, stats: dict[str, Any]) -> None:
+        """Validate, record the epoch, and write ``last`` (and ``best`` when it is)."""
+        config, run = self.config, self.run
         result = evaluate(
-            model,
-            val_loader,
+            self.model,
+            self.loaders.val,
             passes=config.optim.eval_passes,
             noise=config.optim.eval_noise,
-            device=device,
-            amp_dtype=amp_dtype,
-            progress=progress,
+            device=self.device,
+            amp_dtype=self.amp_dtype,
+            progress=self.progress,
         )
         record = {
             "epoch": epoch,
-            "step": step,
+            "step": self.step,
             **stats,
             **{f"val_{k}": v for k, v in result.to_dict().items()},
         }
         run.append_metrics(record)
-        is_best = result.top1 > best_top1 and _at_final_beta(config, epoch)
+        is_best = result.top1 > self.best_top1 and _at_final_beta(config, epoch)
         is_best |= epoch == config.optim.epochs - 1 and not run.has_checkpoint("best")
         if is_best:
-            best_top1 = result.top1
-        info = {"epoch": epoch, "step": step, "best_top1": best_top1, "metrics": record}
-        state = {
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            **({"rng_cuda": torch.cuda.get_rng_state()} if device.type == "cuda" else {}),
+            self.best_top1 = result.top1
+        info = {
+            "epoch": epoch,
+            "batch": self.steps_per_epoch,
+            "epoch_complete": True,
+            "step": self.step,
+            "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
+            "metrics": record,
         }
-        run.save_checkpoint("last", model, info, state)
+        run.save_checkpoint("last", self.model, info, self._state(epoch + 1, 0, None))
+        self.cadence.saved()
         if is_best:
-            run.save_checkpoint("best", model, info)
-        if progress:
+            run.save_checkpoint("best", self.model, info)
+        if self.progress:
             kl = result.kl_per_image
             tqdm.write(
                 f"epoch {epoch + 1}/{config.optim.epochs}  loss {stats['train_loss']:.3f}  "
                 f"val top1 {result.top1:.2f}%  KL/img {'n/a' if kl is None else f'{kl:.2f}'} nats  "
                 f"β {stats['beta']:.3g}  {stats['images_per_s']:.0f} img/s"
             )
-    if end_epoch >= config.optim.epochs:
-        run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    return run
-
-
-def _train_epoch(
-    model: InfoViT,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    config: Config,
-    epoch: int,
-    step: int,
-    total_steps: int,
-    warmup_steps: int,
-    device: torch.device,
-    amp_dtype: torch.dtype | None,
-    progress: bool,
-) -> tuple[dict[str, float], int]:
-    model.train()
-    o, n_batches = config.optim, len(loader)
-    # Running sums stay on the device (loss, CE, KL, correct; each × images), read back every
-    # _SYNC_EVERY steps: a read per step would stall a GPU once per step.
-    sums = torch.zeros(4, dtype=torch.float64, device=device)
-    n, beta, lr = 0, 0.0, 0.0
-    t0 = time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{o.epochs}", leave=False, disable=not progress)
-    for i, (images, target) in enumerate(bar):
-        images, target = images.to(device, non_blocking=True), target.to(device, non_blocking=True)
-        beta = beta_at(config.beta, epoch + i / n_batches)
-        lr = lr_at(step, total_steps, warmup_steps, o.lr, o.min_lr)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with autocast(device, amp_dtype):
-            out = model.forward_info(images)
-        parts = information_loss(out.logits, target, out.kl, beta, config.beta.convention)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(parts.loss).backward()
-        if o.grad_clip:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        b = len(target)
-        correct = topk_hits(out.logits.detach().float(), target, (1,))[0]
-        batch = torch.stack([parts.loss.detach(), parts.ce.detach(), parts.kl_image.detach()])
-        sums[:3] += batch.double() * b
-        sums[3] += correct
-        n += b
-        if i % _SYNC_EVERY == _SYNC_EVERY - 1 or i == n_batches - 1:
-            loss = float(sums[0]) / n
-            if not math.isfinite(loss):
-                raise InfovitError(
-                    f"the loss became {loss} by epoch {epoch + 1}, step {step}; "
-                    "lower optim.lr or set optim.grad_clip"
-                )
-            bar.set_postfix(loss=f"{loss:.3f}", beta=f"{beta:.2g}")
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
-    n = max(n, 1)
-    loss_sum, ce_sum, kl_sum, correct_sum = sums.tolist()
-    stats = {
-        "train_loss": loss_sum / n,
-        "train_ce": ce_sum / n,
-        "train_kl_per_image": kl_sum / n,
-        "train_top1": 100.0 * correct_sum / n,
-        "beta": beta,
-        "beta_convention": config.beta.convention,
-        "lr": lr,
-        "images_per_s": n / seconds,
-        "epoch_seconds": seconds,
-    }
-    return stats, step  # type: ignore[return-value]
 
 
 _SYNC_EVERY = 20  # training steps between reads of the running sums (progress, NaN check)
