@@ -156,3 +156,26 @@ def test_analysis_cache_is_keyed_by_the_checkpoint_analysed(tmp_path, tiny_overr
     best = load_runs([run.path], tag="best")[0].fingerprint
     assert best["tag"] == "best" and best == {**run.checkpoint("best").fingerprint(), **{
         k: best[k] for k in ("run", "data")}}  # fmt: skip
+
+
+def test_sigkill_with_live_workers_leaves_the_run_resumable_at_once(tmp_path, jpeg_overrides):
+    """Workers forked by a killed trainer live on for seconds; they must not keep its lock."""
+    from infovit.training.lock import RunLock
+
+    out = tmp_path / "run"
+    overrides = [*jpeg_overrides(2, 2), "--optim.epochs", "200"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infovit", "train", "--out", str(out), "--quiet", *overrides],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoints" / "last").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # well into training, workers running
+    proc.kill()
+    proc.wait()
+    with RunLock(out):  # at once: the orphaned workers hold no copy of the lock
+        pass
+    killed_at = RunFolder(out).checkpoint("last").step
+    run = train(None, out, resume=True, progress=False, stop_after_epochs=1)
+    assert run.checkpoint("last").step > killed_at and run.read_metrics()

@@ -25,9 +25,22 @@ from typing import Any
 
 from infovit.errors import InfovitError
 
-__all__ = ["LOCK_NAME", "RunLock", "lock_holder"]
+__all__ = ["LOCK_NAME", "RunLock", "close_inherited_locks", "lock_holder"]
 
 LOCK_NAME = "train.lock"
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def close_inherited_locks() -> None:
+    """In a process forked from a trainer (a DataLoader worker): close the inherited lock
+    descriptors. A flock belongs to the open file, which a fork shares; a worker orphaned by a
+    killed trainer would otherwise hold the run's lock until it notices, refusing the resume."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
 
 
 class RunLock:
@@ -68,6 +81,7 @@ class RunLock:
         os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
         os.fsync(fd)
         self._fd = fd
+        _HELD.add(fd)
 
     def release(self) -> None:
         if self._fd is None:
@@ -75,6 +89,7 @@ class RunLock:
         os.ftruncate(self._fd, 0)  # no holder any more; the file stays (module docstring)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+        _HELD.discard(self._fd)
         self._fd = None
 
     def __enter__(self) -> RunLock:

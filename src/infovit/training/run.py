@@ -349,6 +349,8 @@ class RunFolder:
     def truncate_metrics(self, next_epoch: int) -> None:
         """Keep the records of epochs before ``next_epoch`` (later ones were written after the
         checkpoint a resume starts from), and drop a partial last line."""
+        if not self.metrics_path.is_file():
+            return
         kept = [r for r in self.read_metrics(warn=False) if r.get("epoch", -1) < next_epoch]
         write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 

@@ -42,7 +42,7 @@ from infovit.training.cadence import CheckpointCadence
 from infovit.training.config import Config
 from infovit.training.device import autocast, resolve_amp, resolve_device
 from infovit.training.evaluate import evaluate
-from infovit.training.lock import RunLock
+from infovit.training.lock import RunLock, close_inherited_locks
 from infovit.training.objective import beta_at, information_loss, topk_hits
 from infovit.training.optim import build_optimizer, lr_at
 from infovit.training.run import Checkpoint, RunFolder
@@ -106,7 +106,7 @@ def build_loaders(config: Config, device: torch.device) -> Loaders:
         num_workers=workers,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
-        worker_init_fn=ignore_stop_signals if workers > 0 else None,
+        worker_init_fn=_init_worker if workers > 0 else None,
         # The loader draws its workers' base seed from this generator, not from torch's global
         # one, so loading never moves the model's noise stream; the seeds it gives workers are
         # unused (every sample is seeded by its position).
@@ -118,6 +118,12 @@ def build_loaders(config: Config, device: torch.device) -> Loaders:
     )
     val_loader = DataLoader(val_set, batch_size=d.batch_size, shuffle=False, **common)
     return Loaders(train_set, train_loader, val_loader, sampler)
+
+
+def _init_worker(worker_id: int) -> None:
+    """A DataLoader worker leaves stop signals to the trainer and drops the run's lock."""
+    ignore_stop_signals(worker_id)
+    close_inherited_locks()
 
 
 def _at_final_beta(config: Config, epoch: int) -> bool:
