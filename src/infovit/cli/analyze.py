@@ -46,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by infovit train")
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run folders written by infovit train, or a sweep folder (its trained runs)",
+    )
     p.add_argument("--data", metavar="SPEC", help="data spec (default: the first run's)")
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default: RUN/analysis of the first run)"
@@ -73,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from infovit.analysis.loading import load_runs
     from infovit.analysis.report import AnalysisOptions, analyze
     from infovit.errors import InfovitError
+    from infovit.sweep.folder import expand_runs
     from infovit.training.device import resolve_device
 
     only = tuple(s.strip() for s in args.only.split(",") if s.strip())
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.passes < 1:
         raise InfovitError(f"--passes must be ≥ 1, got {args.passes}")
     device = str(resolve_device(args.device))
-    loaded = load_runs(args.runs, data=args.data, tag=args.tag, device=device)
+    loaded = load_runs(expand_runs(args.runs), data=args.data, tag=args.tag, device=device)
     options = AnalysisOptions(
         only=only,
         passes=args.passes,

@@ -13,6 +13,7 @@ examples:
   infovit eval runs/ib_beta1 --passes 10        # mean ± std over 10 stochastic passes (paper)
   infovit eval runs/ib_beta1 --noise mean --json
   infovit eval runs/ib_beta1 --data imagenet100:/data/imagenet --checkpoint last
+  infovit eval sweeps/in100 --passes 10          # every trained run of a sweep, one table
 """
 
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", help="run folder written by 'infovit train'")
+    p.add_argument("run", help="run folder written by 'infovit train', or a sweep folder")
     p.add_argument("--passes", type=int, default=10, help="stochastic passes (default 10)")
     p.add_argument("--noise", choices=("sample", "mean"), help="default: the run's eval noise")
     p.add_argument("--data", help="data spec (default: the run's)")
@@ -36,41 +37,57 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torch.utils.data import DataLoader
+    from infovit.sweep.folder import expand_runs
+    from infovit.training.evaluate import evaluate_run
 
-    from infovit.data.checks import check_image_size, check_model_fits_data
-    from infovit.errors import InfovitError
-    from infovit.training import evaluate, load_model
-    from infovit.training.device import resolve_device
-    from infovit.training.run import RunFolder, validation_set
-
-    if args.passes < 1:
-        raise InfovitError(f"--passes must be at least 1, got {args.passes} (the paper: 10)")
-    if args.batch_size < 1:
-        raise InfovitError(f"--batch-size must be at least 1, got {args.batch_size} (e.g. 256)")
-    device = resolve_device(args.device)
-    model, config = load_model(args.run, tag=args.checkpoint, device=device)
-    dataset = validation_set(config, args.data)
-    where = f"--data {args.data}" if args.data else f"the run's data {config.data.spec}"
-    recorded = (RunFolder(args.run).meta().get("data") or {}).get("classes")
-    check_model_fits_data(model.num_classes, recorded, dataset, where)
-    check_image_size(int(model.patch_embed.img_size[0]), dataset, where)
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=0)
-    noise = args.noise or config.optim.eval_noise
-    result = evaluate(model, loader, passes=args.passes, noise=noise, device=device)
+    runs = expand_runs([args.run])
+    rows = []
+    for path in runs:
+        result, config = evaluate_run(
+            path,
+            passes=args.passes,
+            noise=args.noise,
+            data=args.data,
+            tag=args.checkpoint,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+        rows.append({"run": str(path), "variant": config.model.variant, **result.to_dict()})
+        if not args.json and len(runs) == 1:
+            _print_one(str(path), config, result)
     if args.json:
-        print(json.dumps({"run": args.run, "variant": model.variant, **result.to_dict()}, indent=2))
-        return 0
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+    elif len(runs) > 1:
+        _print_table(rows, runs)
+    return 0
+
+
+def _print_one(path: str, config, result) -> None:
     kl = (
         "n/a (no bottleneck)"
         if result.kl_per_image is None
         else (f"{result.kl_per_image:.2f} ± {result.kl_per_image_std:.2f} nats")
     )
-    print(f"run       {args.run} ({model.variant}, β={config.beta.value} {config.beta.convention})")
     print(
-        f"top-1     {result.top1:.2f} ± {result.top1_std:.2f} %  ({result.passes} passes, {noise})"
+        f"run       {path} ({config.model.variant}, β={config.beta.value} {config.beta.convention})"
+    )
+    print(
+        f"top-1     {result.top1:.2f} ± {result.top1_std:.2f} %  ({result.passes} passes, "
+        f"{result.noise})"
     )
     print(f"top-5     {result.top5:.2f} ± {result.top5_std:.2f} %")
     print(f"KL/image  {kl}")
     print(f"images    {result.n_images}")
-    return 0
+
+
+def _print_table(rows: list[dict], runs) -> None:
+    """One line per run of a sweep."""
+    print("| run | variant | top-1 % | top-5 % | KL nats/image | passes |")
+    print("|---|---|---|---|---|---|")
+    for row, path in zip(rows, runs, strict=True):
+        kl = "n/a" if row["kl_per_image"] is None else (
+            f"{row['kl_per_image']:.3g} ± {row['kl_per_image_std']:.2g}")  # fmt: skip
+        print(
+            f"| {path.name} | {row['variant']} | {row['top1']:.2f} ± {row['top1_std']:.2f} | "
+            f"{row['top5']:.2f} ± {row['top5_std']:.2f} | {kl} | {row['passes']} |"
+        )

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
-__all__ = ["EpochSampler", "SeededSamples", "sample_seed"]
+__all__ = ["EpochSampler", "RankSlices", "SeededSamples", "sample_seed"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -62,6 +62,32 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __len__(self) -> int:
         return self.n - self.start
+
+
+class RankSlices(Sampler[tuple[int, int]]):
+    """Rank ``rank``'s slice of every global batch of ``sampler`` (distributed training).
+
+    Global batch j holds positions [j·B, (j+1)·B) of the epoch; rank r takes the b = B / world
+    positions starting at j·B + r·b. The ranks together see exactly the single-process run's
+    batches, in its order, with the same per-sample seeds.
+    """
+
+    def __init__(self, sampler: EpochSampler, global_batch: int, rank: int, world: int) -> None:
+        self.sampler, self.global_batch, self.rank = sampler, global_batch, rank
+        self.local_batch = global_batch // world
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.sampler.set_epoch(epoch, start)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        items = list(self.sampler)
+        lo = self.rank * self.local_batch
+        for j in range(len(items) // self.global_batch):
+            batch = items[j * self.global_batch : (j + 1) * self.global_batch]
+            yield from batch[lo : lo + self.local_batch]
+
+    def __len__(self) -> int:
+        return len(self.sampler) // self.global_batch * self.local_batch
 
 
 class SeededSamples(Dataset):

@@ -7,6 +7,7 @@ default and repeats the pass K times; ``noise="mean"`` evaluates the determinist
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,11 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from infovit.model.vit import InfoViT
+from infovit.training.config import Config
 from infovit.training.device import autocast
 from infovit.training.objective import topk_hits
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "evaluate", "evaluate_run"]
 
 
 @dataclass
@@ -86,3 +88,39 @@ def evaluate(
         noise=noise,
         n_images=n,
     )
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    passes: int = 10,
+    noise: str | None = None,
+    data: str | None = None,
+    tag: str = "auto",
+    batch_size: int = 256,
+    device: str = "auto",
+    progress: bool = True,
+) -> tuple[EvalResult, Config]:
+    """Evaluate a run folder's model on its own validation data (or ``data``), after checking
+    that the data fits the model (classes, image size). ``noise`` defaults to the run's."""
+    from infovit.data.checks import check_image_size, check_model_fits_data
+    from infovit.errors import InfovitError
+    from infovit.training.device import resolve_device
+    from infovit.training.run import RunFolder, load_model, validation_set
+
+    if passes < 1:
+        raise InfovitError(f"--passes must be at least 1, got {passes} (the paper: 10)")
+    if batch_size < 1:
+        raise InfovitError(f"--batch-size must be at least 1, got {batch_size} (e.g. 256)")
+    dev = resolve_device(device)
+    model, config = load_model(run_dir, tag=tag, device=dev)
+    dataset = validation_set(config, data)
+    where = f"--data {data}" if data else f"the run's data {config.data.spec}"
+    recorded = (RunFolder(run_dir).meta().get("data") or {}).get("classes")
+    check_model_fits_data(model.num_classes, recorded, dataset, where)
+    check_image_size(int(model.patch_embed.img_size[0]), dataset, where)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=0)
+    result = evaluate(
+        model, loader, passes=passes, noise=noise or config.optim.eval_noise, device=dev,
+        progress=progress,
+    )  # fmt: skip
+    return result, config

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -28,19 +29,21 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from infovit.data.checks import check_same_classes
 from infovit.data.datasets import build_dataset
-from infovit.data.sampling import EpochSampler, SeededSamples
+from infovit.data.sampling import EpochSampler, RankSlices, SeededSamples
 from infovit.errors import InfovitError, RunInterrupted
 from infovit.model.factory import build_model
 from infovit.model.timm_arch import vit_arch_kwargs
 from infovit.model.vit import InfoViT
 from infovit.training.cadence import CheckpointCadence
 from infovit.training.config import Config
-from infovit.training.device import autocast, resolve_amp, resolve_device
+from infovit.training.device import autocast, resolve_amp
+from infovit.training.distributed import Distributed
 from infovit.training.evaluate import evaluate
 from infovit.training.lock import RunLock, close_inherited_locks
 from infovit.training.objective import beta_at, information_loss, topk_hits
@@ -79,12 +82,14 @@ class Loaders:
     train_set: Dataset  # the plain data set (``.classes``; synthetic: ``.config``)
     train: DataLoader  # yields the (seed, epoch, position)-seeded samples of EpochSampler
     val: DataLoader
-    sampler: EpochSampler
+    sampler: EpochSampler | RankSlices
 
 
-def build_loaders(config: Config, device: torch.device) -> Loaders:
+def build_loaders(config: Config, device: torch.device, dist: Distributed | None = None) -> Loaders:
     """Training and validation loaders whose every random draw is a function of the seed, the
-    epoch and the position in it (see :mod:`infovit.data.sampling`)."""
+    epoch and the position in it (see :mod:`infovit.data.sampling`); in a distributed run, this
+    rank's slice of every global batch."""
+    dist = dist or Distributed()
     d = config.data
     img_size = _image_size(config)
     train_set = build_dataset(d.spec, "train", img_size=img_size, augment=d.augment)
@@ -112,9 +117,15 @@ def build_loaders(config: Config, device: torch.device) -> Loaders:
         # unused (every sample is seeded by its position).
         generator=torch.Generator().manual_seed(config.optim.seed),
     )
-    sampler = EpochSampler(len(train_set), config.optim.seed)  # type: ignore[arg-type]
+    sampler: EpochSampler | RankSlices = EpochSampler(len(train_set), config.optim.seed)  # type: ignore[arg-type]
+    if dist.enabled:
+        sampler = RankSlices(sampler, d.batch_size, dist.rank, dist.world)  # type: ignore[arg-type]
     train_loader = DataLoader(
-        SeededSamples(train_set), batch_size=d.batch_size, sampler=sampler, drop_last=True, **common
+        SeededSamples(train_set),
+        batch_size=d.batch_size // dist.world,
+        sampler=sampler,
+        drop_last=True,
+        **common,
     )
     val_loader = DataLoader(val_set, batch_size=d.batch_size, shuffle=False, **common)
     return Loaders(train_set, train_loader, val_loader, sampler)
@@ -160,55 +171,92 @@ def train(
     if config is None:
         raise ValueError("train() needs a config unless resuming")
     # Everything that can be wrong with the input is found before the folder exists.
-    device = resolve_device(config.optim.device)
-    cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
-    _seed_everything(config.optim.seed)
-    loaders = build_loaders(config, device)
-    config = resolve_config(config, loaders.train_set)
-    model = build_model(config.model).to(device)
+    dist = Distributed.from_env()
+    device = dist.start(config.optim.device, config.data.batch_size)
     lock = RunLock(out)
-    run = RunFolder.create(out, config, {"data": _describe(loaders.train_set)}, lock=lock)
     try:
-        _Trainer(run, config, model, loaders, device, cadence, progress, on_step).fit(
-            None, stop_after_epochs
-        )
-    except BaseException:
-        if not run.has_checkpoint("last"):
-            lock.release()
-            run.remove()  # a failed start leaves no half-created run folder
-        raise
+        cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
+        _seed_everything(config.optim.seed)
+        loaders = build_loaders(config, device, dist)
+        config = resolve_config(config, loaders.train_set)
+        model = build_model(config.model).to(device)
+        _seed_rank(config.optim.seed, dist)
+        meta = {"data": _describe(loaders.train_set), "processes": dist.world}
+        _main_first(dist, lambda: RunFolder.create(out, config, meta, lock=lock))
+        run = RunFolder(out)
+        try:
+            trainer = _Trainer(
+                run, config, model, loaders, device, cadence, progress, on_step, dist
+            )
+            trainer.fit(None, stop_after_epochs)
+        except BaseException:
+            if dist.is_main and not run.has_checkpoint("last"):
+                lock.release()
+                run.remove()  # a failed start leaves no half-created run folder
+            raise
     finally:
         lock.release()
+        dist.stop()
     return run
+
+
+def _main_first(dist: Distributed, action: Callable[[], Any]) -> None:
+    """Run ``action`` (creating or locking the run folder) on rank 0 only; the other ranks wait
+    and fail with rank 0's error if it failed."""
+    error = None
+    if dist.is_main:
+        try:
+            action()
+        except InfovitError as err:
+            error = str(err)
+            if not dist.enabled:
+                raise
+            dist.from_main(error)
+            raise
+    error = dist.from_main(error)
+    if error is not None:
+        raise InfovitError(error)
 
 
 def _resume(
     out: str | Path, progress: bool, stop_after_epochs: int | None, on_step: StepHook | None
 ) -> RunFolder:
     run = RunFolder.open(out)
-    with RunLock(run.path):
+    config = run.config()
+    dist = Distributed.from_env()
+    device = dist.start(config.optim.device, config.data.batch_size)
+    lock = RunLock(run.path)
+
+    def take_over() -> None:  # rank 0: the lock, then the clean-up after a killed writer
+        lock.acquire()
         for done in run.recover():
             if progress:
                 print(f"infovit: {done}", file=sys.stderr)
-        config = run.config()
+
+    try:
+        _main_first(dist, take_over)
         checkpoint = run.checkpoint("last")
         state = checkpoint.state()
         epoch, _ = _next_position(checkpoint)
         if epoch >= config.optim.epochs:
-            print(
-                f"run {str(run.path)!r} is finished ({config.optim.epochs} epochs); nothing to do"
-            )
+            if dist.is_main:
+                print(
+                    f"run {str(run.path)!r} is finished ({config.optim.epochs} epochs); "
+                    "nothing to do"
+                )
             return run
-        device = resolve_device(config.optim.device)
         cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
-        loaders = build_loaders(config, device)
+        loaders = build_loaders(config, device, dist)
         model = build_model(config.model, load_weights=False)
         if run.load_weights("last", model).step != checkpoint.step:
             raise InfovitError(f"the last checkpoint of {str(run.path)!r} changed while resuming")
         trainer = _Trainer(
-            run, config, model.to(device), loaders, device, cadence, progress, on_step
+            run, config, model.to(device), loaders, device, cadence, progress, on_step, dist
         )
         trainer.fit((checkpoint, state), stop_after_epochs)
+    finally:
+        lock.release()
+        dist.stop()
     return run
 
 
@@ -218,6 +266,12 @@ def _next_position(checkpoint: Checkpoint) -> tuple[int, int]:
     if info.get("epoch_complete", True):
         return int(info["epoch"]) + 1, 0
     return int(info["epoch"]), int(info["batch"])
+
+
+def _seed_rank(seed: int, dist: Distributed) -> None:
+    """After the model is built (identically on every rank), give each rank its own noise."""
+    if dist.rank > 0:
+        _seed_everything(seed + 1_000_003 * dist.rank)
 
 
 def _seed_everything(seed: int) -> None:
@@ -278,9 +332,16 @@ class _Trainer:
         cadence: CheckpointCadence,
         progress: bool,
         on_step: StepHook | None,
+        dist: Distributed | None = None,
     ) -> None:
         self.run, self.config, self.model, self.loaders = run, config, model, loaders
-        self.device, self.cadence, self.progress, self.on_step = device, cadence, progress, on_step
+        self.device, self.cadence, self.on_step = device, cadence, on_step
+        self.dist = dist or Distributed()
+        self.progress = progress and self.dist.is_main
+        self.forward: torch.nn.Module = _Forward(model)
+        if self.dist.enabled:  # averages gradients over ranks during backward
+            ids = [device.index] if device.type == "cuda" else None
+            self.forward = DistributedDataParallel(self.forward, device_ids=ids)
         o = config.optim
         self.optimizer = build_optimizer(model, o.lr, o.weight_decay)
         self.amp_dtype = resolve_amp(o.amp, device)
@@ -293,17 +354,21 @@ class _Trainer:
 
     # -- checkpoints
     def _state(self, epoch: int, batch: int, sums: _EpochSums | None) -> dict[str, Any]:
+        """The training state (collective in a distributed run: every rank's RNG and sums)."""
+        local: dict[str, Any] = _rng_state(self.device)
+        if sums is not None:
+            local["epoch_sums"] = sums.sums.cpu()
+            local["epoch_images"] = sums.images
+            local["epoch_seconds"] = sums.seconds
         state: dict[str, Any] = {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "epoch": epoch,
             "batch": batch,
-            **_rng_state(self.device),
+            **local,
         }
-        if sums is not None:
-            state["epoch_sums"] = sums.sums.cpu()
-            state["epoch_images"] = sums.images
-            state["epoch_seconds"] = sums.seconds
+        if self.dist.enabled:
+            state["ranks"] = self.dist.gather(local)
         return state
 
     def save_mid_epoch(self, epoch: int, batch: int, sums: _EpochSums) -> None:
@@ -315,14 +380,29 @@ class _Trainer:
             "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
             "metrics": None,
         }
-        self.run.save_checkpoint("last", self.model, info, self._state(epoch, batch, sums))
+        state = self._state(epoch, batch, sums)
+        if self.dist.is_main:
+            self.run.save_checkpoint("last", self.model, info, state)
         self.cadence.saved()
+
+    def _local(self, state: dict[str, Any]) -> dict[str, Any]:
+        """This rank's part of a saved state (RNG, epoch sums)."""
+        ranks = state.get("ranks")
+        if ranks is not None and len(ranks) == self.dist.world:
+            return ranks[self.dist.rank]
+        if self.dist.rank > 0 or ranks is not None:
+            print(
+                f"infovit: warning: the checkpoint was saved by {len(ranks or [0])} process(es), "
+                f"this run has {self.dist.world}: the resume is not bit-identical",
+                file=sys.stderr,
+            )
+        return state if self.dist.is_main else {**state, **_rng_state(self.device)}
 
     def _restore(self, checkpoint: Checkpoint, state: dict[str, Any]) -> tuple[int, int]:
         self.optimizer.load_state_dict(state["optimizer"])
         if "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
-        _restore_rng(state, self.device)
+        _restore_rng(self._local(state), self.device)
         self.step = checkpoint.step
         best = checkpoint.info.get("best_top1")
         self.best_top1 = -math.inf if best is None else float(best)
@@ -347,13 +427,15 @@ class _Trainer:
         if resume_from is not None:
             checkpoint, state = resume_from
             start_epoch, start_batch = self._restore(checkpoint, state)
-            if start_batch > 0:
+            local = self._local(state)
+            if start_batch > 0 and "epoch_sums" in local:
                 sums = _EpochSums(
-                    state["epoch_sums"].to(self.device),
-                    int(state["epoch_images"]),
-                    float(state["epoch_seconds"]),
+                    local["epoch_sums"].to(self.device),
+                    int(local["epoch_images"]),
+                    float(local["epoch_seconds"]),
                 )
-        self.run.truncate_metrics(start_epoch)
+        if self.dist.is_main:
+            self.run.truncate_metrics(start_epoch)
         end_epoch = self.config.optim.epochs
         if stop_after_epochs is not None:
             end_epoch = min(end_epoch, start_epoch + stop_after_epochs)
@@ -363,10 +445,19 @@ class _Trainer:
                 epoch_sums = sums if epoch == start_epoch and sums else _EpochSums.zero(self.device)
                 stats = self.train_epoch(epoch, first, epoch_sums)
                 self.end_epoch(epoch, stats)
-                if self.stop.requested:
+                if self._decide(due=False)[0]:
                     raise self._interrupted(epoch)
-        if end_epoch >= self.config.optim.epochs:
+        if end_epoch >= self.config.optim.epochs and self.dist.is_main:
             self.run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def _decide(self, due: bool) -> tuple[bool, bool]:
+        """(stop, checkpoint now): whether any rank was asked to stop, and whether any rank's
+        cadence is ``due``. Every rank takes the same decisions at the same step; in a single
+        process this costs nothing (no device sync)."""
+        stop, due = self.dist.any([self.stop.requested is not None, due], self.device)
+        if stop and self.stop.requested is None:
+            self.stop.requested = signal.SIGTERM  # the signal reached another rank
+        return stop, due
 
     def train_epoch(self, epoch: int, first: int, acc: _EpochSums) -> dict[str, Any]:
         """Batches ``first`` … of epoch ``epoch``; checkpoints mid-epoch when due or asked."""
@@ -392,8 +483,8 @@ class _Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             with autocast(self.device, self.amp_dtype):
-                out = model.forward_info(images)
-            parts = information_loss(out.logits, target, out.kl, beta, config.beta.convention)
+                logits, kl = self.forward(images)
+            parts = information_loss(logits, target, kl, beta, config.beta.convention)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(parts.loss).backward()
             if o.grad_clip:
@@ -403,7 +494,7 @@ class _Trainer:
             self.scaler.update()
             self.step += 1
             b = len(target)
-            correct = topk_hits(out.logits.detach().float(), target, (1,))[0]
+            correct = topk_hits(logits.detach().float(), target, (1,))[0]
             batch = torch.stack([parts.loss.detach(), parts.ce.detach(), parts.kl_image.detach()])
             acc.sums[:3] += batch.double() * b
             acc.sums[3] += correct
@@ -419,7 +510,7 @@ class _Trainer:
             if self.on_step is not None:
                 self.on_step(self.step)
             # The epoch's last batch is followed by the epoch-end checkpoint anyway.
-            if i + 1 < n_batches and (self.stop.requested or self.cadence.due(self.step)):
+            if i + 1 < n_batches and any(self._decide(self.cadence.due(self.step))):
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 snapshot = replace(acc, seconds=acc.seconds + time.perf_counter() - t0)
@@ -429,8 +520,10 @@ class _Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = acc.seconds + time.perf_counter() - t0
-        n = max(acc.images, 1)
-        loss_sum, ce_sum, kl_sum, correct_sum = acc.sums.tolist()
+        totals = torch.cat([acc.sums, acc.sums.new_tensor([acc.images])])
+        *sums, images = self.dist.sum_(totals).tolist()  # the global batch's, over ranks
+        n = max(images, 1)
+        loss_sum, ce_sum, kl_sum, correct_sum = sums
         return {
             "train_loss": loss_sum / n,
             "train_ce": ce_sum / n,
@@ -444,7 +537,12 @@ class _Trainer:
         }
 
     def end_epoch(self, epoch: int, stats: dict[str, Any]) -> None:
-        """Validate, record the epoch, and write ``last`` (and ``best`` when it is)."""
+        """Validate, record the epoch, and write ``last`` (and ``best`` when it is): on rank 0;
+        the other ranks only give their RNG states to the checkpoint."""
+        if not self.dist.is_main:
+            self._state(epoch + 1, 0, None)
+            self.cadence.saved()
+            return
         config, run = self.config, self.run
         result = evaluate(
             self.model,
@@ -488,6 +586,19 @@ class _Trainer:
 
 
 _SYNC_EVERY = 20  # training steps between reads of the running sums (progress, NaN check)
+
+
+class _Forward(torch.nn.Module):
+    """``forward_info`` as a plain ``forward`` returning (logits, KL): DistributedDataParallel
+    synchronises gradients only through ``forward``, and torch.compile compiles it."""
+
+    def __init__(self, model: InfoViT) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = self.model.forward_info(images)
+        return out.logits, out.kl
 
 
 def _describe(dataset: Dataset) -> dict[str, Any]:
