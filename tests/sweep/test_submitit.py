@@ -79,3 +79,55 @@ def test_a_preempted_job_is_requeued_and_resumes_exactly(tmp_path):
     a = run.checkpoint("last").tensors()
     b = reference.checkpoint("last").tensors()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_slurm_options_become_sbatch_lines(tmp_path):
+    """--slurm.KEY VALUE: known keys are submitit's SlurmExecutor parameters, others extra
+    #SBATCH lines; the script is submitit's own (no sbatch needed to check it)."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    from infovit.sweep.runner import _slurm_params
+
+    params = _slurm_params(
+        {
+            "partition": "gpu",
+            "time": "1:30:00",
+            "gpus_per_task": 1,
+            "cpus_per_task": 10,
+            "mem": "48G",
+            "array_parallelism": 12,
+            "account": "lab",
+            "qos": "high",
+            "reservation": "paper",
+        }
+    )
+    assert params["time"] == 90 and params["additional_parameters"] == {"reservation": "paper"}
+    script = _make_sbatch_string(command="python -u job.py", folder=tmp_path, map_count=30,
+                                 **params)  # fmt: skip
+    for line in ("--partition=gpu", "--time=90", "--gpus-per-task=1", "--cpus-per-task=10",
+                 "--mem=48G", "--array=0-29%12", "--account=lab", "--qos=high",
+                 "--reservation=paper", "--signal=USR2@120"):  # fmt: skip
+        assert f"#SBATCH {line}" in script, line
+
+
+@pytest.mark.parametrize(("value", "minutes"), [(30, 30.0), ("45", 45.0), ("2:00:00", 120.0),
+                                                ("1:30", 1.5), ("0:0:30", 0.5)])  # fmt: skip
+def test_slurm_time_formats(value, minutes):
+    from infovit.sweep.runner import _minutes
+
+    assert _minutes(value) == minutes
+
+
+def test_bad_slurm_time_is_a_one_line_error(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"base": TINY, "grid": {"optim.seed": [0]}}))
+    argv = ["sweep", str(spec), "--out", str(tmp_path / "sw"), "--executor", "slurm",
+            "--slurm.time", "soon"]  # fmt: skip
+    assert main(argv) == 2
+    assert "no SLURM on this machine (srun not found)" in capsys.readouterr().err
+    argv[argv.index("slurm")] = "submitit-local"
+    assert main(argv) == 2
+    assert "--slurm.time must be minutes or HH:MM:SS" in capsys.readouterr().err
+    assert not (tmp_path / "sw").exists()
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sw2"), "--slurm.time", "9"]) == 2
+    assert "--slurm.* options need --executor slurm" in capsys.readouterr().err

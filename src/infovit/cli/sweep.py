@@ -102,6 +102,7 @@ def _start(spec_path: str, args: argparse.Namespace, overrides: list[str]) -> in
     from infovit.errors import InfovitError
     from infovit.sweep import (
         SweepFolder,
+        check_submitit,
         format_status,
         load_spec,
         run_gpus,
@@ -129,6 +130,8 @@ def _start(spec_path: str, args: argparse.Namespace, overrides: list[str]) -> in
     gpus = [g.strip() for g in args.gpus.split(",")] if args.gpus else []
     if args.gpus and (not all(g.isdigit() for g in gpus) or len(set(gpus)) != len(gpus)):
         raise InfovitError(f"--gpus must be distinct GPU ids like 0,1,2,3, got {args.gpus!r}")
+    if args.executor != "local":
+        check_submitit(slurm, local=args.executor == "submitit-local")
     spec = load_spec(spec_path, config_overrides)
     sweep = SweepFolder.prepare(args.out, spec, extend=args.extend)
     names = [r.name for r in spec.runs]

@@ -6,7 +6,14 @@
 """
 
 from infovit.sweep.folder import RunStatus, SweepFolder, expand_runs, format_status
-from infovit.sweep.runner import SweepJob, run_gpus, run_local, run_one, run_submitit
+from infovit.sweep.runner import (
+    SweepJob,
+    check_submitit,
+    run_gpus,
+    run_local,
+    run_one,
+    run_submitit,
+)
 from infovit.sweep.spec import RunPoint, SweepSpec, config_keys, load_spec
 
 __all__ = [
@@ -15,6 +22,7 @@ __all__ = [
     "SweepFolder",
     "SweepJob",
     "SweepSpec",
+    "check_submitit",
     "config_keys",
     "expand_runs",
     "format_status",

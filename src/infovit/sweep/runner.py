@@ -11,6 +11,7 @@ mechanism (:class:`SweepJob`) hands preemption to the trainer's own signal handl
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from infovit.training.lock import lock_holder
 from infovit.training.run import RunFolder
 from infovit.training.trainer import train
 
-__all__ = ["SweepJob", "run_gpus", "run_local", "run_one", "run_submitit"]
+__all__ = ["SweepJob", "check_submitit", "run_gpus", "run_local", "run_one", "run_submitit"]
 
 EXIT_INTERRUPTED = 75  # the trainer's exit code after SIGTERM / SIGUSR1 / SIGUSR2
 
@@ -217,6 +218,26 @@ def _stop_and_reap(pid: int, timeout: float) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def check_submitit(params: dict[str, Any], local: bool) -> dict[str, Any]:
+    """The executor parameters for ``--slurm.*`` options, checked before anything is written:
+    submitit installed, SLURM present (unless ``local``), a valid ``time``."""
+    try:
+        import submitit  # noqa: F401
+    except ModuleNotFoundError as err:
+        raise InfovitError(
+            "--executor slurm needs submitit: pip install 'infovit[cluster]'"
+        ) from err
+    if not local and shutil.which("srun") is None:
+        raise InfovitError(
+            "--executor slurm: no SLURM on this machine (srun not found); submit from a login "
+            "node, or try the job array here with --executor submitit-local"
+        )
+    params = dict(params)
+    if "time" in params:
+        params["time"] = _minutes(params["time"])
+    return params
+
+
 def run_submitit(
     sweep: SweepFolder,
     names: Sequence[str],
@@ -226,12 +247,9 @@ def run_submitit(
 ) -> list[Any]:
     """Submit ``names`` as one job array through submitit: SLURM, or with ``local`` submitit's
     LocalExecutor (the same code path on this machine). Returns the jobs."""
-    try:
-        import submitit
-    except ModuleNotFoundError as err:
-        raise InfovitError(
-            "--executor slurm needs submitit: pip install 'infovit[cluster]'"
-        ) from err
+    import submitit
+
+    params = check_submitit(params, local)
     if not names:
         _say("nothing to submit: every run is done or running")
         return []
@@ -302,9 +320,9 @@ def _minutes(value: Any) -> float:
             numbers = [float(p) for p in parts]
         except ValueError:
             numbers = []
-        if 1 <= len(numbers) <= 3 and all(x >= 0 for x in numbers):
-            while len(numbers) < 3:
-                numbers.insert(0, 0.0)
-            hours, minutes, seconds = numbers
-            return hours * 60 + minutes + seconds / 60
+        if len(numbers) == 1 and numbers[0] > 0:  # SLURM: a bare number is minutes
+            return numbers[0]
+        if len(numbers) in (2, 3) and all(x >= 0 for x in numbers) and any(numbers):
+            *hours, minutes, seconds = numbers  # MM:SS or HH:MM:SS
+            return (hours[0] if hours else 0.0) * 60 + minutes + seconds / 60
     raise InfovitError(f"--slurm.time must be minutes or HH:MM:SS, got {value!r}")

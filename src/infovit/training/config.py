@@ -85,6 +85,9 @@ class OptimConfig:
     # mid-epoch checkpoints: N (steps), "10min" / "30s" / "1h" (wall time), or null (epoch
     # ends only); the last checkpoint is also written at every epoch end and on SIGTERM/SIGINT
     checkpoint_every: int | str | None = "10min"
+    # torch.compile the training forward (the fused channel and the plain one alike); eval stays
+    # eager. Worth it on GPU for long runs; the first steps pay the compilation.
+    compile: bool = False
 
 
 @dataclass

@@ -117,6 +117,8 @@ def build_loaders(config: Config, device: torch.device, dist: Distributed | None
         # unused (every sample is seeded by its position).
         generator=torch.Generator().manual_seed(config.optim.seed),
     )
+    if workers > 0 and device.type == "cuda":
+        common["prefetch_factor"] = 4  # keep a GPU fed: 4 batches in flight per worker
     sampler: EpochSampler | RankSlices = EpochSampler(len(train_set), config.optim.seed)  # type: ignore[arg-type]
     if dist.enabled:
         sampler = RankSlices(sampler, d.batch_size, dist.rank, dist.world)  # type: ignore[arg-type]
@@ -342,6 +344,8 @@ class _Trainer:
         if self.dist.enabled:  # averages gradients over ranks during backward
             ids = [device.index] if device.type == "cuda" else None
             self.forward = DistributedDataParallel(self.forward, device_ids=ids)
+        if config.optim.compile:  # after DDP, as torch's DDP + compile recipe does
+            self.forward = torch.compile(self.forward)  # type: ignore[assignment]
         o = config.optim
         self.optimizer = build_optimizer(model, o.lr, o.weight_decay)
         self.amp_dtype = resolve_amp(o.amp, device)
