@@ -61,7 +61,11 @@ CASES = [
         [*TRAIN, "--optim.epochs", "true"],
         "optim.epochs must be an integer, got true",
     ),
-    C("float-from-bool", [*TRAIN, "--beta.value", "true"], "beta.value must be a number, got true"),
+    C(
+        "float-from-bool",
+        [*TRAIN, "--beta.value", "true"],
+        "beta.value must be a number or null, got true",
+    ),
     C("float-from-text", [*TRAIN, "--optim.lr", "fast"], "optim.lr must be a number, got 'fast'"),
     C("float-not-finite", [*TRAIN, "--optim.lr", "nan"], "optim.lr must be a finite number"),
     C(
@@ -197,7 +201,7 @@ CASES = [
     C(
         "augment-unknown",
         [*TRAIN, "--data.augment", "foo"],
-        "data.augment must be one of paper, small, none",
+        "data.augment must be one of paper, timm, small, none",
     ),
     C(
         "variant-unknown",

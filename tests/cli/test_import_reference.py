@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from infovit.cli.main import main
+from infovit.errors import InfovitError
+from infovit.training import train
 from infovit.training.run import RunFolder, load_model
 
 
@@ -73,6 +75,29 @@ def test_unknown_beta_is_recorded(ckpt, tmp_path, capsys):
     run = RunFolder.open(out)
     assert run.meta()["beta_known"] is False and run.meta()["data_spec_known"] is False
     assert run.config().data.spec.startswith("imagenet100:")
+    assert (run.config().beta.value, run.config().beta.objective) == (None, None)  # never 0.0
+
+
+def test_unknown_beta_shows_as_unknown_everywhere(ckpt, tmp_path, capsys):
+    out, data = tmp_path / "run", "synthetic:grid=4,n_train=32,n_val=16"
+    assert main(["import-reference", str(ckpt[1]), "--out", str(out), "--data", data]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--passes", "1", "--device", "cpu"]) == 0
+    assert "β=unknown" in capsys.readouterr().out
+    assert main(["analyze", str(out), "--only", "spectrum", "--out", str(tmp_path / "a")]) == 0
+    table = (tmp_path / "a" / "tables" / "spectrum_runs.csv").read_text()
+    assert "beta=unknown" in table and "beta=0 " not in table
+    with pytest.raises(InfovitError, match="must be known to train"):
+        train(RunFolder(out).config(), tmp_path / "again", progress=False)
+
+
+def test_objective_is_recorded_when_told(ckpt, tmp_path):
+    out = tmp_path / "run"
+    argv = ["import-reference", str(ckpt[1]), "--out", str(out), "--beta", "1", "--objective",
+            "sqrt_kl"]  # fmt: skip
+    assert main(argv) == 0
+    run = RunFolder.open(out)
+    assert run.config().beta.objective == "sqrt_kl" and run.meta()["objective_known"] is True
 
 
 def test_bad_inputs_are_one_line_errors(ckpt, tmp_path, capsys):

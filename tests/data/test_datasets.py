@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from infovit.data import build_dataset, imagenet100_wnids, parse_data_spec
@@ -105,3 +106,60 @@ def test_stl10_fixture(tmp_path):
     assert ds.data[1][20, 10, 0] == 255  # [H, W, C]
     with pytest.raises(InfovitError, match="missing"):
         build_dataset(f"stl10:{tmp_path}", "train", img_size=96)
+
+
+@pytest.mark.parametrize("size", [224, 32])
+def test_paper_preset_is_the_paper_codes_torchvision_transform(size):
+    """The ``paper`` preset gives, draw for draw, the paper's code's composition (App. A):
+    the same seed, the same augmented tensor; evaluation resizes 256/224 and centre-crops."""
+    import numpy as np
+    from PIL import Image
+    from torchvision import transforms as T
+    from torchvision.transforms import InterpolationMode
+
+    from infovit.data.transforms import build_transform
+
+    normalize = T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    bicubic = InterpolationMode.BICUBIC
+    code_train = T.Compose([
+        T.RandomResizedCrop(size, scale=(0.08, 1), interpolation=bicubic),
+        T.RandomHorizontalFlip(), T.RandAugment(num_ops=2, magnitude=9), T.ToTensor(), normalize,
+    ])  # fmt: skip
+    code_eval = T.Compose([T.Resize(int(size * 256 / 224), interpolation=bicubic),
+                           T.CenterCrop(size), T.ToTensor(), normalize])  # fmt: skip
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8))
+    ours = build_transform(size, train=True, augment="paper")
+    outputs = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        a = ours(image)
+        torch.manual_seed(seed)
+        b = code_train(image)
+        assert a.shape == (3, size, size) and torch.equal(a, b)
+        outputs.add(a.sum().item())
+    assert len(outputs) == 12  # it is random
+    eval_ours = build_transform(size, train=False, augment="paper")
+    assert torch.equal(eval_ours(image), code_eval(image))
+
+
+def test_run_folder_records_its_transforms(tmp_path):
+    import json
+
+    from infovit.training import load_config, train
+
+    for c in range(2):
+        for split in ("train", "val"):
+            folder = tmp_path / "data" / split / f"c{c}"
+            folder.mkdir(parents=True)
+            for i in range(4):
+                Image.new("RGB", (20, 20), (100 * c, 50, 50 + i)).save(folder / f"{i}.jpg")
+    overrides = ["--data.spec", f"imagefolder:{tmp_path / 'data'}", "--data.augment", "paper",
+                 "--data.batch_size", "4", "--data.workers", "0", "--model.img_size", "16",
+                 "--model.patch_size", "4", "--model.depth", "1", "--model.embed_dim", "32",
+                 "--model.num_heads", "2", "--optim.epochs", "1",
+                 "--optim.device", "cpu"]  # fmt: skip
+    run = train(load_config(None, overrides), tmp_path / "run", progress=False)
+    data = json.loads((run.path / "run.json").read_text())["data"]
+    assert "RandAugment(num_ops=2, magnitude=9" in data["train_transform"]
+    assert "Resize(size=18" in data["val_transform"] and "CenterCrop" in data["val_transform"]

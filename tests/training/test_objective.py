@@ -69,3 +69,56 @@ def test_fused_adamw_makes_the_per_tensor_update(make_model):
     for (name, a), b in zip(model.named_parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
     assert not torch.equal(model.pos_embed, make_model("ib").pos_embed)  # it did train
+
+
+def test_sqrt_kl_is_the_paper_codes_term():
+    """Per image, block and head: √(mean over tokens of max(KL, 0) + 1e-8), then the mean."""
+    from infovit.training.objective import SQRT_KL_EPS
+
+    g = torch.Generator().manual_seed(0)
+    kl = torch.rand(3, 2, 4, 5, generator=g) - 0.1  # [B, L, H, T], a few negative estimates
+    logits, target = torch.randn(3, 7, generator=g), torch.tensor([0, 3, 6])
+    parts = information_loss(logits, target, kl, beta=2.0, convention="mean", objective="sqrt_kl")
+    expected = 0.0
+    for b in range(3):
+        for layer in range(2):
+            for h in range(4):
+                per_token = [max(float(v), 0.0) for v in kl[b, layer, h]]
+                expected += (sum(per_token) / 5 + SQRT_KL_EPS) ** 0.5
+    expected /= 3 * 2 * 4
+    ce = torch.nn.functional.cross_entropy(logits, target)
+    assert parts.loss.item() == pytest.approx(ce.item() + 2.0 * expected, rel=1e-6)
+    assert parts.kl_image.item() == pytest.approx(kl.sum(dim=(1, 2, 3)).mean().item())  # plain
+
+
+def test_sqrt_kl_prefers_few_heads_and_plain_kl_does_not():
+    """The same nats in one head cost less than spread over four under sqrt_kl (concave);
+    the plain KL is indifferent. Its gradient stays finite where a head is silent."""
+    logits, target = torch.zeros(1, 2), torch.tensor([0])
+    one = torch.zeros(1, 1, 4, 3)
+    one[0, 0, 0] = 4.0
+    spread = torch.ones(1, 1, 4, 3)
+    cost = {
+        (objective, name): information_loss(logits, target, kl, 1.0, "mean", objective).loss
+        for objective in ("kl", "sqrt_kl")
+        for name, kl in (("one", one), ("spread", spread))
+    }
+    assert cost["kl", "one"].item() == pytest.approx(cost["kl", "spread"].item())
+    assert cost["sqrt_kl", "one"] < cost["sqrt_kl", "spread"]
+    silent = torch.zeros(1, 1, 4, 3, requires_grad=True)
+    information_loss(logits, target, silent, 1.0, "mean", "sqrt_kl").loss.backward()
+    assert torch.isfinite(silent.grad).all()
+
+
+def test_sqrt_kl_objective_is_recorded_and_needs_the_mean_convention(tmp_path, tiny_overrides):
+    from infovit.errors import InfovitError
+    from infovit.training import load_config, train
+
+    cfg = load_config(None, [*tiny_overrides, "--beta.objective", "sqrt_kl", "--optim.epochs", "1"])
+    run = train(cfg, tmp_path / "run", progress=False)
+    assert run.config().beta.objective == "sqrt_kl"
+    with pytest.raises(InfovitError, match="sqrt_kl is defined in the mean convention"):
+        load_config(None, [*tiny_overrides, "--beta.objective", "sqrt_kl", "--beta.convention",
+                           "sum"])  # fmt: skip
+    with pytest.raises(InfovitError, match=r"beta\.objective must be one of kl, sqrt_kl"):
+        load_config(None, [*tiny_overrides, "--beta.objective", "root"])

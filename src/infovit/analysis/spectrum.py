@@ -18,10 +18,15 @@ from infovit.analysis.tables import Row
 __all__ = ["aggregate_spectrum", "config_label", "pareto_front", "spectrum_row"]
 
 
+def format_beta(beta: float | None) -> str:
+    """β as tables, figures and reports show it: ``unknown`` when a run does not record it."""
+    return "unknown" if beta is None else f"{beta:g}"
+
+
 def config_label(variant: str, beta: float | None = None, convention: str = "mean") -> str:
     """A name for one training configuration, identical across seeds."""
     if variant == "ib":
-        return f"ib beta={beta:g} ({convention})"
+        return f"ib beta={format_beta(beta)} ({convention})"
     return {"no_attn": "no attention", "vit": "unmodified ViT"}.get(variant, variant)
 
 

@@ -63,13 +63,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_one(path: str, config, result) -> None:
+    from infovit.analysis.spectrum import format_beta
+
     kl = (
         "n/a (no bottleneck)"
         if result.kl_per_image is None
         else (f"{result.kl_per_image:.2f} ± {result.kl_per_image_std:.2f} nats")
     )
     print(
-        f"run       {path} ({config.model.variant}, β={config.beta.value} {config.beta.convention})"
+        f"run       {path} ({config.model.variant}, β={format_beta(config.beta.value)} "
+        f"{config.beta.convention})"
     )
     print(
         f"top-1     {result.top1:.2f} ± {result.top1_std:.2f} %  ({result.passes} passes, "

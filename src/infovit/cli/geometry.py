@@ -231,7 +231,7 @@ def _infovit_run(run_dir: Path, args: argparse.Namespace) -> tuple[Any, dict[str
         "weights": str(run_dir),
         "variant": variant,
         # β only prices information in the bottlenecked variant; the others have no channel.
-        "beta": float(beta) if variant == "ib" else None,
+        "beta": float(beta) if variant == "ib" and beta is not None else None,
         "beta_convention": convention,
     }
     return model, meta

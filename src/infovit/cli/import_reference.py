@@ -20,7 +20,8 @@ examples:
 
 The architecture (depth, width, heads, patch size, image size, bottleneck rank and hidden
 width, classes) is read from the tensor shapes. β is not stored in the checkpoint: pass it with
---beta (in the reference code's convention, β × mean KL) or it is recorded as unknown.
+--beta (in the reference code's convention, β × mean KL) or it is recorded as unknown (null),
+and --objective (kl, or sqrt_kl for the code's --sqrt-kl) or that is recorded as unknown.
 """
 
 
@@ -48,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--num-classes", type=int, help="expected classes (checked against the head)")
     p.add_argument("--beta", type=float, help="β the model was trained with (mean convention)")
+    p.add_argument(
+        "--objective",
+        choices=("kl", "sqrt_kl"),
+        help="the KL term it was trained with: kl, or sqrt_kl for the code's --sqrt-kl "
+        "(default: recorded as unknown)",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,13 +75,14 @@ def run(args: argparse.Namespace) -> int:
     config = Config(
         model=imported.config,
         data=DataConfig(spec=data_spec),
-        beta=BetaConfig(value=args.beta if args.beta is not None else 0.0, convention="mean"),
+        beta=BetaConfig(value=args.beta, convention="mean", objective=args.objective),
     )
     config.validate()
     meta = {
         "imported_from": str(args.checkpoint),
         "imported_format": "murphyka/vit_ib ViTWithHeadIB state dict",
         "beta_known": args.beta is not None,
+        "objective_known": args.objective is not None,
         "data_spec_known": args.data is not None,
         **imported.meta(),
     }
@@ -89,8 +97,11 @@ def run(args: argparse.Namespace) -> int:
         f"{a.patch_size}, {imported.config.img_size} px, {a.num_classes} classes"
     )
     print(f"channel   rank {a.rank}, hidden {a.hidden} per head")
-    beta = f"{args.beta} (mean convention)" if args.beta is not None else "unknown (recorded as 0)"
+    beta = (
+        f"{args.beta} (mean convention)" if args.beta is not None else "unknown (recorded as null)"
+    )
     print(f"β         {beta}")
+    print(f"objective {args.objective or 'unknown (recorded as null)'}")
     for note in imported.notes:
         print(f"note      {note}")
     if args.data is None:

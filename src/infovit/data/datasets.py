@@ -319,4 +319,6 @@ def build_dataset(
 
 
 def _val_preset(augment: str) -> str:
-    return "small" if augment == "small" else "none"
+    """The evaluation transform that belongs to a training preset (``paper``: the code's
+    resize 256/224 + centre crop; ``small``: a plain resize; otherwise timm's centre crop)."""
+    return augment if augment in ("paper", "small") else "none"

@@ -1,4 +1,17 @@
-"""Image transforms: the paper's recipe (App. A) and presets for small images."""
+"""Image transforms: the paper's code's recipe (App. A), timm's variant, presets for small images.
+
+The ``paper`` preset is the transform of the paper's public training code (Murphy, arXiv
+2602.04784, App. A), torchvision operation for operation:
+
+- training: ``RandomResizedCrop(size, scale=(0.08, 1), bicubic)``, ``RandomHorizontalFlip()``,
+  ``RandAugment(num_ops=2, magnitude=9)`` (9 of torchvision's 31 magnitude bins, about 0.3 of
+  full strength), ``ToTensor``, ImageNet normalisation;
+- evaluation: ``Resize(int(size · 256 / 224), bicubic)``, ``CenterCrop(size)``.
+
+timm's ``rand-m9-n2-mstd0.5`` is a different operation set at roughly three times that
+strength; it remains available as ``timm``. Every random draw comes from torch's, Python's
+or NumPy's global RNGs, which :mod:`infovit.data.sampling` seeds per sample.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +19,47 @@ from collections.abc import Callable
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transform
 from torchvision import transforms as T
+from torchvision.transforms import InterpolationMode
 
-__all__ = ["AUGMENTS", "build_transform"]
+__all__ = ["AUGMENTS", "build_transform", "describe_transform"]
 
-AUGMENTS = ("paper", "small", "none")
+AUGMENTS = ("paper", "timm", "small", "none")
 
 
 def build_transform(img_size: int, train: bool, augment: str = "paper") -> Callable:
     """PIL image → normalised tensor [3, img_size, img_size].
 
-    - ``paper``: RandomResizedCrop(0.08–1), horizontal flip, RandAugment n=2 m=9; validation:
-      resize + centre crop (crop_pct 0.875). ImageNet mean/std.
-    - ``small``: for 32–96 px data: pad-4 random crop, flip, RandAugment n=2 m=9; validation:
-      resize to img_size only.
-    - ``none``: resize (+ centre crop) in training too.
+    - ``paper``: the paper's code (module docstring); evaluation resize 256/224 + centre crop.
+    - ``timm``: RandomResizedCrop(0.08–1), flip, timm's RandAugment ``rand-m9-n2-mstd0.5``;
+      evaluation as ``none``.
+    - ``small``: for 32–96 px data: pad-4 random crop, flip, timm's RandAugment n=2 m=9;
+      evaluation: resize to img_size only.
+    - ``none``: resize + centre crop (crop_pct 0.875 from 128 px on), in training too.
     """
     if augment not in AUGMENTS:
         raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
     normalize = T.Normalize(IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD)
-    if train and augment == "paper":
+    bicubic = InterpolationMode.BICUBIC
+    if augment == "paper":
+        if train:
+            return T.Compose(
+                [
+                    T.RandomResizedCrop(img_size, scale=(0.08, 1.0), interpolation=bicubic),
+                    T.RandomHorizontalFlip(),
+                    T.RandAugment(num_ops=2, magnitude=9),
+                    T.ToTensor(),
+                    normalize,
+                ]
+            )
+        return T.Compose(
+            [
+                T.Resize(int(img_size * 256 / 224), interpolation=bicubic),
+                T.CenterCrop(img_size),
+                T.ToTensor(),
+                normalize,
+            ]
+        )
+    if train and augment == "timm":
         return create_transform(
             img_size,
             is_training=True,
@@ -60,3 +95,9 @@ def build_transform(img_size: int, train: bool, augment: str = "paper") -> Calla
         mean=IMAGENET_DEFAULT_MEAN,
         std=IMAGENET_DEFAULT_STD,
     )
+
+
+def describe_transform(transform: Callable) -> str:
+    """One line naming every operation and its parameters (recorded in run folders)."""
+    ops = getattr(transform, "transforms", [transform])
+    return " → ".join(" ".join(repr(op).split()) for op in ops)

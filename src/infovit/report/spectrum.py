@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from infovit.analysis.spectrum import format_beta
 from infovit.atomic import write_text
 from infovit.plotting.common import plt, save_figure
 
@@ -78,7 +79,7 @@ def write_summary(
         "|---|---|---|---|",
     ]
     for r in rows:
-        beta = "—" if r.beta is None else f"{r.beta:g} ({r.beta_convention})"
+        beta = "—" if r.variant != "ib" else f"{format_beta(r.beta)} ({r.beta_convention})"
         if r.kl_per_image is None:
             kl = "unrestricted"
         else:
@@ -115,7 +116,7 @@ def plot_spectrum(
         )
         for r in ib:
             ax.annotate(
-                f"β={r.beta:g}",
+                f"β={format_beta(r.beta)}",
                 (r.kl_per_image, r.top1),
                 textcoords="offset points",
                 xytext=(4, -10),

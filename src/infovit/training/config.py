@@ -27,6 +27,7 @@ from infovit.training.cadence import CheckpointCadence
 __all__ = [
     "AMP_MODES",
     "BETA_CONVENTIONS",
+    "BETA_OBJECTIVES",
     "BETA_SCHEDULES",
     "EVAL_NOISES",
     "BetaConfig",
@@ -40,6 +41,7 @@ __all__ = [
 
 BETA_CONVENTIONS = ("mean", "sum")
 BETA_SCHEDULES = ("constant", "linear", "log")
+BETA_OBJECTIVES = ("kl", "sqrt_kl")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 EVAL_NOISES = ("sample", "mean")
 
@@ -50,12 +52,19 @@ class BetaConfig:
 
     - ``mean`` (default, the paper's public code): β × mean KL over batch, heads and tokens;
       the paper's published β values (0.01 … 10) are in this convention.
-    - ``sum`` (the paper's eq. 3): β × KL summed over heads and tokens, averaged over images.
-      β_mean = β_sum × heads × tokens (7056 for ViT-Tiny/16 at 224 px).
+    - ``sum`` (the paper's eq. 3): β × KL summed over blocks, heads and tokens, averaged over
+      images. β_mean = β_sum × blocks × heads × tokens (7056 = 12 · 3 · 196 for ViT-Tiny/16 at
+      224 px).
+
+    ``objective`` says what the KL term is: ``kl`` (the KL itself) or ``sqrt_kl`` (the paper's
+    code's ``--sqrt-kl``: per image, block and head, the square root of the mean KL over
+    patches, averaged; it favours consolidating information into few heads). ``value`` and
+    ``objective`` are null only for imported runs whose training is unknown.
     """
 
-    value: float = 1.0
+    value: float | None = 1.0
     convention: str = "mean"
+    objective: str | None = "kl"
     schedule: str = "linear"  # constant | linear ramp from 0 | log ramp from ``start``
     warmup_epochs: float = 100.0
     start: float = 1e-8  # first β of the log ramp
@@ -64,7 +73,9 @@ class BetaConfig:
 @dataclass
 class DataConfig:
     spec: str = "synthetic"  # see infovit.data.parse_data_spec
-    augment: str = "paper"  # paper | small | none (synthetic data is never augmented)
+    # paper (the paper's code: torchvision RandAugment 2 ops, magnitude 9) | timm (timm's
+    # rand-m9-n2-mstd0.5) | small (32–96 px images) | none; synthetic data is never augmented
+    augment: str = "paper"
     batch_size: int = 256
     workers: int = 4
 
@@ -200,6 +211,18 @@ def _validate_optim(o: OptimConfig) -> None:
 
 
 def _validate_beta(b: BetaConfig) -> None:
+    if b.objective is not None and b.objective not in BETA_OBJECTIVES:
+        raise InfovitError(
+            f"beta.objective must be one of {', '.join(BETA_OBJECTIVES)}, got {b.objective!r} "
+            "(kl: the KL itself; sqrt_kl: the paper's code's --sqrt-kl)"
+        )
+    if b.objective == "sqrt_kl" and b.convention != "mean":
+        raise InfovitError(
+            "beta.objective sqrt_kl is defined in the mean convention of the paper's code; "
+            "use --beta.convention mean"
+        )
+    if b.value is None:  # unknown: an imported run (training refuses it)
+        return
     if isinstance(b.value, bool) or not isinstance(b.value, int | float):
         raise InfovitError(f"beta.value must be a number, got {show_value(b.value)}")
     if not math.isfinite(b.value) or b.value < 0:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from infovit.training.config import BetaConfig
 
-__all__ = ["LossParts", "beta_at", "information_loss", "topk_hits"]
+__all__ = ["SQRT_KL_EPS", "LossParts", "beta_at", "information_loss", "topk_hits"]
 
 
 def beta_at(cfg: BetaConfig, epoch: float) -> float:
@@ -34,20 +34,37 @@ class LossParts:
     kl_image: Tensor  # scalar, mean nats per image (summed over blocks, heads, tokens)
 
 
+SQRT_KL_EPS = 1e-8  # inside the square root, as in the paper's code (keeps its gradient finite)
+
+
 def information_loss(
-    logits: Tensor, target: Tensor, kl: Tensor | None, beta: float, convention: str
+    logits: Tensor,
+    target: Tensor,
+    kl: Tensor | None,
+    beta: float,
+    convention: str,
+    objective: str = "kl",
 ) -> LossParts:
     """``CE + β·KL`` where ``kl`` is [B, L, H, T] nats (None: a model without bottlenecks).
 
     ``mean``: β multiplies the mean over batch, blocks × heads, and tokens (paper's code).
     ``sum``: β multiplies the per-image sum over blocks, heads and tokens (paper's eq. 3).
+    ``objective="sqrt_kl"`` (mean convention only): β multiplies the mean over batch and
+    blocks × heads of √(mean over tokens of max(KL, 0) + ε), the paper's code's ``--sqrt-kl``.
+    Concave in each head's KL, it costs less to spend a head's nats in few heads. ``kl_image``
+    is always the plain KL in nats per image.
     """
     ce = F.cross_entropy(logits.float(), target)
     if kl is None:
         zero = ce.new_zeros(())
         return LossParts(loss=ce, ce=ce.detach(), kl_image=zero)
     kl_image = kl.sum(dim=(1, 2, 3))  # [B] nats per image
-    if convention == "mean":
+    if objective == "sqrt_kl":
+        per_head = kl.float().clamp(min=0.0).mean(dim=-1)  # [B, L, H] mean over tokens
+        penalty = torch.sqrt(per_head + SQRT_KL_EPS).mean()
+    elif objective != "kl":
+        raise ValueError(f"unknown objective {objective!r}")
+    elif convention == "mean":
         penalty = kl.mean()
     elif convention == "sum":
         penalty = kl_image.mean()

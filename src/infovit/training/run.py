@@ -483,7 +483,8 @@ def validation_set(config: Config, spec: str | None = None) -> Dataset:
     data sets their own size."""
     spec = spec or config.data.spec
     synthetic = parse_data_spec(spec).name == "synthetic"
-    return build_dataset(spec, "val", img_size=None if synthetic else config.model.img_size)
+    size = None if synthetic else config.model.img_size
+    return build_dataset(spec, "val", img_size=size, augment=config.data.augment)
 
 
 def _timm_version() -> str:

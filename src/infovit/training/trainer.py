@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from infovit.data.checks import check_same_classes
 from infovit.data.datasets import build_dataset
 from infovit.data.sampling import EpochSampler, RankSlices, SeededSamples
+from infovit.data.transforms import describe_transform
 from infovit.errors import InfovitError, RunInterrupted
 from infovit.model.factory import build_model
 from infovit.model.timm_arch import vit_arch_kwargs
@@ -93,7 +94,7 @@ def build_loaders(config: Config, device: torch.device, dist: Distributed | None
     d = config.data
     img_size = _image_size(config)
     train_set = build_dataset(d.spec, "train", img_size=img_size, augment=d.augment)
-    val_set = build_dataset(d.spec, "val", img_size=img_size)
+    val_set = build_dataset(d.spec, "val", img_size=img_size, augment=d.augment)
     check_same_classes(
         train_set.classes,  # type: ignore[attr-defined]
         val_set.classes,  # type: ignore[attr-defined]
@@ -172,6 +173,13 @@ def train(
         return _resume(out, progress, stop_after_epochs, on_step)
     if config is None:
         raise ValueError("train() needs a config unless resuming")
+    if config.model.variant == "ib" and (
+        config.beta.value is None or config.beta.objective is None
+    ):
+        raise InfovitError(
+            "beta.value and beta.objective must be known to train (null marks an imported run); "
+            "set --beta.value and --beta.objective"
+        )
     # Everything that can be wrong with the input is found before the folder exists.
     dist = Distributed.from_env()
     device = dist.start(config.optim.device, config.data.batch_size)
@@ -183,7 +191,7 @@ def train(
         config = resolve_config(config, loaders.train_set)
         model = build_model(config.model).to(device)
         _seed_rank(config.optim.seed, dist)
-        meta = {"data": _describe(loaders.train_set), "processes": dist.world}
+        meta = {"data": _describe(loaders.train_set, loaders.val.dataset), "processes": dist.world}
         _main_first(dist, lambda: RunFolder.create(out, config, meta, lock=lock))
         run = RunFolder(out)
         try:
@@ -488,7 +496,8 @@ class _Trainer:
                 group["lr"] = lr
             with autocast(self.device, self.amp_dtype):
                 logits, kl = self.forward(images)
-            parts = information_loss(logits, target, kl, beta, config.beta.convention)
+            b_cfg = config.beta
+            parts = information_loss(logits, target, kl, beta, b_cfg.convention, b_cfg.objective)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(parts.loss).backward()
             if o.grad_clip:
@@ -605,9 +614,14 @@ class _Forward(torch.nn.Module):
         return out.logits, out.kl
 
 
-def _describe(dataset: Dataset) -> dict[str, Any]:
+def _describe(dataset: Dataset, val_set: Dataset) -> dict[str, Any]:
+    """What run.json records of the data: size, classes, and the exact transforms."""
     describe = getattr(dataset, "describe", None)
     info: dict[str, Any] = {"train_images": len(dataset), "classes": list(dataset.classes)}  # type: ignore[arg-type,attr-defined]
     if describe is not None:
         info["synthetic"] = describe()
+    for split, data in (("train", dataset), ("val", val_set)):
+        transform = getattr(data, "transform", None)
+        if transform is not None:
+            info[f"{split}_transform"] = describe_transform(transform)
     return info
