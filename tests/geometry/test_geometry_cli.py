@@ -148,3 +148,25 @@ def test_pretrained_offline_points_to_weights(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "--weights" in err and err.count("\n") == 1
+
+
+def test_upscaled_small_images_are_resized_whole_and_recorded(tmp_path: Path) -> None:
+    """CIFAR-10 at 64 px: the whole image is resized (no centre crop cutting border tokens),
+    and index.json says which transform the images went through."""
+    import pickle
+
+    base = tmp_path / "cifar" / "cifar-10-batches-py"
+    base.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"data": rng.integers(0, 255, (8, 3072), dtype=np.uint8), "labels": [0] * 8}
+        with open(base / name, "wb") as f:
+            pickle.dump(batch, f)
+    out = tmp_path / "geo"
+    args = ["geometry", "--model", "vit_tiny_patch16_224", "--img-size", "64", "--patch-size",
+            "8", "--data", f"cifar10:{tmp_path / 'cifar'}", "--splits", "val", "--layers", "0-1",
+            "--batch-size", "8", "--workers", "0", "--clusters", "0",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    transform = json.loads((out / "index.json").read_text())["data"]["transform"]["val"]
+    assert "Resize(size=(64, 64)" in transform and "CenterCrop" not in transform

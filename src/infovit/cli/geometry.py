@@ -243,11 +243,16 @@ def _loader(spec: Any, split: str, model: Any, args: argparse.Namespace, device:
     from torch.utils.data import DataLoader, Subset
 
     from infovit.data import build_dataset
+    from infovit.data.datasets import native_size
     from infovit.errors import InfovitError
 
     size = model.patch_embed.img_size
     img_size = int(size[0]) if isinstance(size, (tuple, list)) else int(size)
-    dataset = build_dataset(spec, split=split, img_size=img_size)
+    # Upscaled small images (CIFAR-10, STL-10 at 224 px) are resized whole, as the geometry
+    # paper does: a centre crop would cut away the border tokens whose α it clusters.
+    native = native_size(spec)
+    preset = "resize" if native is not None and native < img_size else "none"
+    dataset = build_dataset(spec, split=split, img_size=img_size, augment=preset)
     n = len(dataset)
     if args.num_images is not None:
         if args.num_images < 2:
@@ -262,7 +267,16 @@ def _loader(spec: Any, split: str, model: Any, args: argparse.Namespace, device:
         shuffle=False,
         num_workers=args.workers,
         pin_memory=device.type == "cuda",
-    )
+    ), _transform_of(dataset)
+
+
+def _transform_of(dataset: Any) -> str | None:
+    """The transform the images went through, as one line (for the output's index.json)."""
+    from infovit.data.transforms import describe_transform
+
+    inner = getattr(dataset, "dataset", dataset)  # through a Subset
+    transform = getattr(inner, "transform", None)
+    return None if transform is None else describe_transform(transform)
 
 
 def _measure(model_arg: str, label: str, out: Path, args: argparse.Namespace, device: Any) -> Any:
@@ -295,8 +309,10 @@ def _measure(model_arg: str, label: str, out: Path, args: argparse.Namespace, de
     spec = parse_data_spec(args.data)
     layers = _parse_layers(args.layers)
     tables: dict[str, SplitTables] = {}
+    transforms: dict[str, str | None] = {}
     for split in _parse_splits(args.splits):
-        loader = _loader(spec, split, model, args, device)
+        loader, transform = _loader(spec, split, model, args, device)
+        transforms[split] = transform
         try:
             result = compute_geometry(
                 model,
@@ -327,7 +343,12 @@ def _measure(model_arg: str, label: str, out: Path, args: argparse.Namespace, de
         "label": label,
         "infovit_version": __version__,
         "model": model_meta,
-        "data": {"spec": str(spec), "num_images": args.num_images, "subset_seed": args.seed},
+        "data": {
+            "spec": str(spec),
+            "num_images": args.num_images,
+            "subset_seed": args.seed,
+            "transform": transforms,
+        },
         "fit": fit.as_dict(),
         "correlation": "Pearson of flattened (N x D) token matrices, per layer",
         "pooled_alpha": "all tokens stacked as samples ([N*T, D]) per layer",

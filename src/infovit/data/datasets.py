@@ -41,6 +41,7 @@ __all__ = [
     "Stl10",
     "build_dataset",
     "imagenet100_wnids",
+    "native_size",
     "parse_data_spec",
 ]
 
@@ -320,5 +321,16 @@ def build_dataset(
 
 def _val_preset(augment: str) -> str:
     """The evaluation transform that belongs to a training preset (``paper``: the code's
-    resize 256/224 + centre crop; ``small``: a plain resize; otherwise timm's centre crop)."""
-    return augment if augment in ("paper", "small") else "none"
+    resize 256/224 + centre crop; ``small``, ``resize``: a plain resize; otherwise timm's
+    centre crop)."""
+    return augment if augment in ("paper", "small", "resize") else "none"
+
+
+def native_size(spec: DataSpec | str) -> int | None:
+    """The images' own size where a data set fixes it (CIFAR-10 32 px, STL-10 96 px,
+    synthetic: its grid × patch), else None (folders of any size)."""
+    if isinstance(spec, str):
+        spec = parse_data_spec(spec)
+    if spec.name == "synthetic":
+        return SyntheticConfig(**spec.options).img_size
+    return _NATIVE_SIZE.get(spec.name)

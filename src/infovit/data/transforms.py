@@ -23,7 +23,7 @@ from torchvision.transforms import InterpolationMode
 
 __all__ = ["AUGMENTS", "build_transform", "describe_transform"]
 
-AUGMENTS = ("paper", "timm", "small", "none")
+AUGMENTS = ("paper", "timm", "small", "none", "resize")
 
 
 def build_transform(img_size: int, train: bool, augment: str = "paper") -> Callable:
@@ -35,6 +35,9 @@ def build_transform(img_size: int, train: bool, augment: str = "paper") -> Calla
     - ``small``: for 32–96 px data: pad-4 random crop, flip, timm's RandAugment n=2 m=9;
       evaluation: resize to img_size only.
     - ``none``: resize + centre crop (crop_pct 0.875 from 128 px on), in training too.
+    - ``resize``: the whole image resized to img_size × img_size (bicubic), no crop, in both
+      splits: small images upscaled for a 224 px model keep their border patches (the
+      geometry paper clusters the α of border tokens into corners and edges).
     """
     if augment not in AUGMENTS:
         raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
@@ -87,6 +90,10 @@ def build_transform(img_size: int, train: bool, augment: str = "paper") -> Calla
         )
     if augment == "small":
         return T.Compose([T.Resize((img_size, img_size)), T.ToTensor(), normalize])
+    if augment == "resize":
+        return T.Compose(
+            [T.Resize((img_size, img_size), interpolation=bicubic), T.ToTensor(), normalize]
+        )
     return create_transform(
         img_size,
         is_training=False,
