@@ -102,12 +102,13 @@ def test_slurm_options_become_sbatch_lines(tmp_path):
         }
     )
     assert params["time"] == 90 and params["additional_parameters"] == {"reservation": "paper"}
+    assert _slurm_params({"time": "1:30"})["time"] == 2  # SLURM's --time takes whole minutes
     script = _make_sbatch_string(command="python -u job.py", folder=tmp_path, map_count=30,
                                  **params)  # fmt: skip
     for line in ("--partition=gpu", "--time=90", "--gpus-per-task=1", "--cpus-per-task=10",
                  "--mem=48G", "--array=0-29%12", "--account=lab", "--qos=high",
                  "--reservation=paper", "--signal=USR2@120"):  # fmt: skip
-        assert f"#SBATCH {line}" in script, line
+        assert f"#SBATCH {line}\n" in script, line
 
 
 @pytest.mark.parametrize(("value", "minutes"), [(30, 30.0), ("45", 45.0), ("2:00:00", 120.0),

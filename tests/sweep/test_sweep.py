@@ -117,7 +117,8 @@ def test_local_sweep_is_idempotent_rebuilds_and_reports_failures(tmp_path, capsy
     shutil.rmtree(out / "runs" / "beta-1_seed-1")
     assert main(argv) == 1
     text = capsys.readouterr().out
-    assert "4 done, 0 pending" not in text and "| beta-1_seed-1 | done | 1/1 |" in text
+    assert "0 pending, 0 queued, 0 running, 4 done, 1 failed" in text
+    assert "| beta-1_seed-1 | done | 1/1 |" in text
     for name, fingerprint in stamp.items():  # the others were not trained again
         if name != "beta-1_seed-1":
             assert RunFolder(out / "runs" / name).checkpoint("last").fingerprint() == fingerprint
@@ -173,6 +174,8 @@ def test_sweep_status_reports_a_run_that_another_process_trains(tmp_path):
         states = {r.name: r.state for r in sweep.status()}
     assert states == {"seed-0": "pending", "seed-1": "running"}
     assert {r.name: r.state for r in sweep.status()}["seed-1"] == "pending"
+    sweep.record("seed-0", queued="2026-12-01T00:00:00", job_id="77")  # as a submission does
+    assert {r.name: r.state for r in sweep.status()}["seed-0"] == "queued"
 
 
 def test_one_run_per_gpu_in_worker_processes(tmp_path, capsys):
@@ -195,3 +198,29 @@ def test_one_run_per_gpu_in_worker_processes(tmp_path, capsys):
     assert "CUDA_VISIBLE_DEVICES" not in capsys.readouterr().err
     assert main(["sweep", spec, "--out", str(out), "--gpus", "0,1,1"]) == 2
     assert "distinct GPU ids" in capsys.readouterr().err
+
+
+def test_a_stale_lock_record_from_another_host_is_not_running(tmp_path):
+    import json
+
+    from infovit.training.lock import lock_holder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.lock").write_text(json.dumps({"pid": 1, "host": "node-that-died", "since": ""}))
+    assert lock_holder(run) is None  # nobody holds the flock: a SIGKILLed trainer's record
+
+
+def test_run_one_leaves_a_run_that_another_process_trains_alone(tmp_path):
+    from infovit.sweep import run_one
+    from infovit.training.lock import RunLock
+
+    spec = write_spec(tmp_path / "s.yaml", base=TINY, grid={"optim.seed": [0]})
+    sweep = SweepFolder.prepare(tmp_path / "sweep", load_spec(spec))
+    run_dir = sweep.run_dir("seed-0")
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("optim: {epochs: 1}\n")  # no checkpoint yet
+    with RunLock(run_dir):
+        assert run_one(sweep, "seed-0", progress=False) == "skipped"
+    assert (run_dir / "config.yaml").is_file()  # not cleared under the other trainer
+    assert run_one(sweep, "seed-0", progress=False) == "done"

@@ -179,3 +179,43 @@ def test_sigkill_with_live_workers_leaves_the_run_resumable_at_once(tmp_path, jp
     killed_at = RunFolder(out).checkpoint("last").step
     run = train(None, out, resume=True, progress=False, stop_after_epochs=1)
     assert run.checkpoint("last").step > killed_at and run.read_metrics()
+
+
+def test_a_stop_at_the_last_step_still_finishes_the_run(tmp_path, tiny_overrides):
+    """A signal that lands in the run's very last step: the run ends finished, not stopped."""
+    cfg = load_config(None, tiny_overrides)  # 2 epochs × 4 steps
+
+    def send(step: int) -> None:
+        if step == 8:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run = train(cfg, tmp_path / "run", progress=False, on_step=send)
+    assert "finished" in run.meta()
+
+
+def test_a_kill_between_best_and_last_keeps_the_best_of_an_uninterrupted_run(
+    tmp_path, tiny_overrides, monkeypatch
+):
+    """The kill falls between the two checkpoint writes that end the best epoch, whichever
+    order they come in: the resumed run's ``best`` is still the uninterrupted run's."""
+    cfg = load_config(None, [*tiny_overrides, "--optim.epochs", "3"])
+    straight = train(cfg, tmp_path / "straight", progress=False)
+    best_epoch = straight.checkpoint_info("best")["epoch"]
+    real = RunFolder.save_checkpoint
+    ends = []
+
+    def save(self, tag, model, info, state=None, hook=None):
+        if info.get("epoch_complete") and info["epoch"] == best_epoch:
+            ends.append(tag)
+            if len(ends) == 2:
+                raise Crash(f"killed between {ends[0]} and {tag}")
+        return real(self, tag, model, info, state, hook)
+
+    monkeypatch.setattr(RunFolder, "save_checkpoint", save)
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    resumed = train(None, tmp_path / "killed", resume=True, progress=False)
+    assert resumed.checkpoint_info("best")["epoch"] == best_epoch
+    a, b = straight.checkpoint("best").tensors(), resumed.checkpoint("best").tensors()
+    assert all(torch.equal(a[k], b[k]) for k in a)

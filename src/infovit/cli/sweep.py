@@ -24,10 +24,11 @@ examples:
   # a short smoke test of the same sweep: overrides apply to every run
   infovit sweep configs/sweeps/in100_spectrum.yaml --out /tmp/smoke --optim.epochs 1
 
-  infovit sweep status sweeps/in100           # pending / running / done / failed per run
+  infovit sweep status sweeps/in100           # pending / queued / running / done / failed
 
 Running the same command again skips finished runs, resumes unfinished ones and starts missing
-ones; a changed spec is refused (add new runs only with --extend). --executor submitit-local
+ones (on SLURM: runs already queued are not submitted twice; --resubmit after a scancel); a
+changed spec is refused (add new runs only with --extend). --executor submitit-local
 runs the SLURM code path (job array, checkpoint and requeue) on this machine.
 """
 
@@ -52,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", help="with --executor local: GPU ids, one run per GPU (0,1,2,3)")
     p.add_argument("--extend", action="store_true", help="add the spec's new runs to SWEEP")
     p.add_argument("--wait", action="store_true", help="slurm: wait for the jobs to end")
+    p.add_argument(
+        "--resubmit",
+        action="store_true",
+        help="slurm: submit queued runs again too (after their jobs were cancelled)",
+    )
     p.add_argument("--where", default="local", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="status: print JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_one(sweep, rest: list[str], args: argparse.Namespace) -> int:
     from infovit.errors import InfovitError
     from infovit.sweep import run_one
+    from infovit.sweep.runner import EXIT_SKIPPED
 
     if len(rest) != 1:
         raise InfovitError("usage: infovit sweep run-one SWEEP NAME")
@@ -95,6 +102,9 @@ def _run_one(sweep, rest: list[str], args: argparse.Namespace) -> int:
     if result == "failed":
         print(f"infovit: error: {sweep.status_record(rest[0]).get('error')}")
         return 1
+    if result == "skipped":
+        print(f"infovit: run {rest[0]!r} is being trained by another process; left alone")
+        return EXIT_SKIPPED
     return 0
 
 
@@ -141,7 +151,8 @@ def _start(spec_path: str, args: argparse.Namespace, overrides: list[str]) -> in
     elif args.executor == "local":
         run_local(sweep, names, progress=not args.quiet)
     else:
-        todo = [r.name for r in sweep.status() if r.state in ("pending", "failed")]
+        again = ("pending", "failed", "queued") if args.resubmit else ("pending", "failed")
+        todo = [r.name for r in sweep.status() if r.state in again]
         run_submitit(sweep, todo, slurm, local=args.executor == "submitit-local",
                      wait=args.wait or args.executor == "submitit-local")  # fmt: skip
     rows = sweep.write_status()

@@ -101,8 +101,8 @@ class SeededSamples(Dataset):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getattr__(self, name: str) -> Any:  # .classes, .config, ... of the wrapped set
-        if name == "dataset":
-            raise AttributeError(name)
+        if name == "dataset" or name.startswith("__"):  # not __getitems__: it would bypass
+            raise AttributeError(name)  # the per-sample seeding
         return getattr(self.dataset, name)
 
     def __getitem__(self, key: int | tuple[int, int]) -> Any:

@@ -32,7 +32,7 @@ from infovit.training.run import RunFolder
 __all__ = ["STATES", "RunStatus", "SweepFolder", "expand_runs", "format_status"]
 
 SPEC_NAME = "sweep.yaml"
-STATES = ("pending", "running", "done", "failed")
+STATES = ("pending", "queued", "running", "done", "failed")
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunStatus:
     """One row of ``infovit sweep status``."""
 
     name: str
-    state: str  # one of STATES
+    state: str  # one of STATES (queued: submitted to SLURM, not started)
     epoch: int  # epochs completed
     epochs: int
     best_top1: float | None
@@ -182,6 +182,8 @@ class SweepFolder:
             state = "running"
         elif record.get("error"):
             state = "failed"
+        elif record.get("queued"):
+            state = "queued"
         else:
             state = "pending"
         return RunStatus(

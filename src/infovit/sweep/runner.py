@@ -10,6 +10,7 @@ mechanism (:class:`SweepJob`) hands preemption to the trainer's own signal handl
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -22,13 +23,21 @@ from typing import Any
 from infovit.errors import InfovitError, RunInterrupted
 from infovit.sweep.folder import SweepFolder
 from infovit.training.config import Config
-from infovit.training.lock import lock_holder
+from infovit.training.distributed import Distributed
+from infovit.training.lock import RunLock
 from infovit.training.run import RunFolder
 from infovit.training.trainer import train
 
 __all__ = ["SweepJob", "check_submitit", "run_gpus", "run_local", "run_one", "run_submitit"]
 
 EXIT_INTERRUPTED = 75  # the trainer's exit code after SIGTERM / SIGUSR1 / SIGUSR2
+EXIT_SKIPPED = 3  # run-one: the run is being trained by another process
+_OUTCOMES = {
+    0: "done",
+    EXIT_INTERRUPTED: "interrupted",
+    130: "interrupted",
+    EXIT_SKIPPED: "skipped",
+}
 
 
 def _one_line(err: BaseException) -> str:
@@ -42,20 +51,46 @@ def run_one(sweep: SweepFolder, name: str, where: str = "local", progress: bool 
     ``skipped`` (training elsewhere). Raises RunInterrupted after a stop signal (the run's
     checkpoint is saved)."""
     run_dir = sweep.run_dir(name)
-    if lock_holder(run_dir) is not None:
-        return "skipped"
     run = RunFolder(run_dir)
     if run.meta_path.is_file() and "finished" in run.meta():
         return "done"
-    sweep.record(name, where=where, error="", started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    # The lock first: nothing is inspected or cleared while another trainer may hold the run.
+    # In a multi-process run rank 0 holds it; the others decide from the same files, which
+    # rank 0 changes only once every rank has joined the process group.
+    lock = None
+    if Distributed.from_env().is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run_dir)
+        try:
+            lock.acquire()
+        except InfovitError:
+            return "skipped"
+    try:
+        return _train_one(sweep, name, run, where, progress, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_one(
+    sweep: SweepFolder,
+    name: str,
+    run: RunFolder,
+    where: str,
+    progress: bool,
+    lock: RunLock | None,
+) -> str:
+    sweep.record(
+        name, where=where, error="", queued="", started=time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    )
     try:
         if run.config_path.is_file() and run.has_checkpoint("last"):
-            train(None, run_dir, resume=True, progress=progress)
+            train(None, run.path, resume=True, progress=progress, lock=lock)
         else:
-            if run_dir.exists():  # killed before its first checkpoint: nothing to keep
-                run.remove()
+            if lock is not None and run.path.exists():  # killed before its first checkpoint
+                run.remove(keep_lock=True)
             config = Config.from_dict(sweep.run_config(name))
-            train(config, run_dir, progress=progress)
+            train(config, run.path, progress=progress, lock=lock)
     except RunInterrupted:
         sweep.record(name, interrupted=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         raise
@@ -79,6 +114,7 @@ def run_local(sweep: SweepFolder, names: Sequence[str], progress: bool = True) -
         try:
             results[name] = run_one(sweep, name, "local", progress)
         except RunInterrupted as stop:
+            sweep.write_status()
             raise RunInterrupted(
                 f"{stop.message}; the rest of the sweep continues with the same "
                 "'infovit sweep' command",
@@ -119,8 +155,14 @@ def run_gpus(sweep: SweepFolder, names: Sequence[str], gpus: Sequence[str]) -> d
                 log = open(sweep.log_path(name), "ab")  # closed when the worker ends
                 env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
                 where = f"local gpu {gpu}"
-                proc = subprocess.Popen(
-                    _worker_command(sweep, name, where), env=env, stdout=log, stderr=log
+                proc = (
+                    subprocess.Popen(  # own session: a terminal's Ctrl-C reaches it once, from us
+                        _worker_command(sweep, name, where),
+                        env=env,
+                        stdout=log,
+                        stderr=log,
+                        start_new_session=True,
+                    )
                 )
                 active[name] = (proc, gpu, log)
                 _say(f"{name} started on gpu {gpu} (log: {sweep.log_path(name)})")
@@ -131,7 +173,7 @@ def run_gpus(sweep: SweepFolder, names: Sequence[str], gpus: Sequence[str]) -> d
                 log.close()
                 del active[name]
                 free.append(gpu)
-                results[name] = {0: "done", EXIT_INTERRUPTED: "interrupted"}.get(code, "failed")
+                results[name] = _OUTCOMES.get(code, "failed")
                 if results[name] == "failed" and not sweep.status_record(name).get("error"):
                     sweep.record(name, error=f"worker exited with code {code}; see its log")
                 _say(f"{name} {results[name]} (gpu {gpu})")
@@ -172,8 +214,8 @@ class SweepJob:
 
         job = submitit.JobEnvironment()
         env = dict(os.environ)
-        if job.num_tasks > 1:
-            TorchDistributedEnvironment().export(set_cuda_visible_devices=True)
+        if job.num_tasks > 1:  # ranks index the node's GPUs by LOCAL_RANK: keep all visible
+            TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
             env = dict(os.environ)
         where = f"slurm job {job.job_id}"
         sweep = SweepFolder(sweep_dir)
@@ -202,9 +244,11 @@ def _stop_and_reap(pid: int, timeout: float) -> None:
     :meth:`SweepJob.__call__`: that frame holds the Popen's (non-reentrant) wait lock, so
     ``Popen.wait`` / ``poll`` here would spin forever; ``os.waitpid`` reaps the child directly.
     """
-    try:
+    try:  # already ended (and maybe reaped): never signal a pid that may be reused
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    except (ChildProcessError, ProcessLookupError):
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -254,7 +298,9 @@ def run_submitit(
         _say("nothing to submit: every run is done or running")
         return []
     folder = sweep.path / "slurm" / "%j"
-    timeouts = int(params.pop("max_num_timeout", 30))  # requeues after a time limit
+    timeouts = params.pop("max_num_timeout", 30)  # requeues after a time limit
+    if isinstance(timeouts, bool) or not isinstance(timeouts, int) or timeouts < 0:
+        raise InfovitError(f"--slurm.max_num_timeout must be an integer ≥ 0, got {timeouts!r}")
     if local:
         executor: Any = submitit.LocalExecutor(folder=folder, max_num_timeout=timeouts)
         executor.update_parameters(
@@ -266,7 +312,13 @@ def run_submitit(
     n = len(names)
     jobs = executor.map_array(SweepJob(), [str(sweep.path.resolve())] * n, list(names))
     for name, job in zip(names, jobs, strict=True):
-        sweep.record(name, where=f"slurm job {job.job_id}", job_id=job.job_id, error="")
+        sweep.record(
+            name,
+            where=f"slurm job {job.job_id}",
+            job_id=job.job_id,
+            error="",
+            queued=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
         _say(f"{name} submitted as job {job.job_id}")
     sweep.write_status()
     if wait:
@@ -293,7 +345,7 @@ def _slurm_params(params: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for key, value in params.items():
         if key == "time":
-            value = _minutes(value)
+            value = _sbatch_minutes(value)
         if key in valid:
             out[key] = value
         else:
@@ -309,6 +361,11 @@ def _local_params(params: dict[str, Any]) -> dict[str, Any]:
     if "signal_delay_s" in params:
         out["signal_delay_s"] = int(params["signal_delay_s"])
     return out
+
+
+def _sbatch_minutes(value: Any) -> int:
+    """Whole minutes, rounded up, as ``#SBATCH --time`` reads them (no fractions)."""
+    return max(1, math.ceil(_minutes(value)))
 
 
 def _minutes(value: Any) -> float:

@@ -103,7 +103,3 @@ class Distributed:
         out: list[Any] = [None] * self.world
         dist.all_gather_object(out, obj)
         return out
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()

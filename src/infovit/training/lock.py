@@ -55,9 +55,25 @@ class RunLock:
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.path = Path(run_dir) / LOCK_NAME
         self._fd: int | None = None
+        self._flocked = False
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock (a no-op if this object holds it already); refused with the holder's
+        pid and host if another trainer holds it."""
+        if self._fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise InfovitError(
+                f"cannot open the lock file {str(self.path)!r} ({err.strerror}); check that the "
+                "run folder is writable"
+            ) from err
+        self._flocked = True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -71,6 +87,7 @@ class RunLock:
             if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
                 os.close(fd)
                 raise
+            self._flocked = False
             print(
                 f"infovit: warning: the file system of {str(self.path.parent)!r} does not "
                 "support locks; make sure only one trainer uses this run folder",
@@ -87,7 +104,8 @@ class RunLock:
         if self._fd is None:
             return
         os.ftruncate(self._fd, 0)  # no holder any more; the file stays (module docstring)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._flocked:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         _HELD.discard(self._fd)
         self._fd = None
@@ -109,7 +127,8 @@ def lock_holder(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Who trains ``run_dir`` now (pid, host, since), or None; never takes the lock.
 
     The record is cleared on release; one left by a killed trainer on this host is recognised
-    by its dead pid. A holder on another host cannot be checked and is believed.
+    by its dead pid; one from another host by trying the lock itself (an instant's exclusive
+    flock, taken only for such records, so a trainer on this host is never disturbed).
     """
     try:
         holder = json.loads((Path(run_dir) / LOCK_NAME).read_text() or "null")
@@ -124,7 +143,21 @@ def lock_holder(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
             return None
         except PermissionError:
             pass  # alive, another user's
-    return holder
+        return holder
+    try:
+        fd = os.open(Path(run_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None  # nobody holds it: the record is stale
+    except BlockingIOError:
+        return holder
+    except OSError:
+        return holder  # no locks on this file system: believe the record
+    finally:
+        os.close(fd)
 
 
 def _describe(raw: bytes) -> str:

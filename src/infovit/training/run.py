@@ -97,6 +97,8 @@ class Checkpoint:
     unit: CheckpointUnit | None
 
     def read(self, name: str) -> bytes:
+        """The bytes of file ``name`` (``model.safetensors``, ``state.pt``, ``info.json``),
+        checked against the manifest for a unit."""
         if self.unit is not None:
             return self.unit.read(name)
         path = self.source.parent / _LEGACY[name].format(tag=self.tag)
@@ -255,6 +257,7 @@ class RunFolder:
 
     @classmethod
     def open(cls, path: str | Path) -> RunFolder:
+        """An existing run folder (one with ``config.yaml``), else a one-line error."""
         run = cls(path)
         if not run.config_path.is_file():
             raise InfovitError(
@@ -263,10 +266,20 @@ class RunFolder:
             )
         return run
 
-    def remove(self) -> None:
+    def remove(self, keep_lock: bool = False) -> None:
         """Delete the folder: only for a run that this process created and that never reached
-        its first checkpoint (so a failed start leaves nothing half-created)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        its first checkpoint (so a failed start leaves nothing half-created). ``keep_lock``:
+        empty it but keep ``train.lock``, which the caller holds."""
+        if not keep_lock:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for entry in self.path.iterdir() if self.path.is_dir() else []:
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
     def recover(self) -> list[str]:
         """Clean up after a writer that was killed: finish an interrupted checkpoint swap and

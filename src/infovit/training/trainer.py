@@ -161,16 +161,18 @@ def train(
     progress: bool = True,
     stop_after_epochs: int | None = None,
     on_step: StepHook | None = None,
+    lock: RunLock | None = None,
 ) -> RunFolder:
     """Train ``config`` into the new run folder ``out``, or continue it with ``resume=True``
     (``config`` is then ignored: the run folder's own config is used).
 
     ``stop_after_epochs`` ends this call early (the run stays resumable), e.g. for tests;
-    ``on_step(step)`` is called after every optimizer step. Raises
-    :class:`~infovit.errors.RunInterrupted` after saving, when a stop signal arrived.
+    ``on_step(step)`` is called after every optimizer step; ``lock``: the run folder's lock,
+    already held by the caller (who releases it), e.g. a sweep that inspected the folder.
+    Raises :class:`~infovit.errors.RunInterrupted` after saving, when a stop signal arrived.
     """
     if resume:
-        return _resume(out, progress, stop_after_epochs, on_step)
+        return _resume(out, progress, stop_after_epochs, on_step, lock)
     if config is None:
         raise ValueError("train() needs a config unless resuming")
     if config.model.variant == "ib" and (
@@ -183,7 +185,8 @@ def train(
     # Everything that can be wrong with the input is found before the folder exists.
     dist = Distributed.from_env()
     device = dist.start(config.optim.device, config.data.batch_size)
-    lock = RunLock(out)
+    owned = lock is None
+    lock = lock or RunLock(out)
     try:
         cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
         _seed_everything(config.optim.seed)
@@ -201,11 +204,13 @@ def train(
             trainer.fit(None, stop_after_epochs)
         except BaseException:
             if dist.is_main and not run.has_checkpoint("last"):
-                lock.release()
-                run.remove()  # a failed start leaves no half-created run folder
+                if owned:
+                    lock.release()
+                run.remove(keep_lock=not owned)  # a failed start leaves no half-created run
             raise
     finally:
-        lock.release()
+        if owned:
+            lock.release()
         dist.stop()
     return run
 
@@ -217,11 +222,9 @@ def _main_first(dist: Distributed, action: Callable[[], Any]) -> None:
     if dist.is_main:
         try:
             action()
-        except InfovitError as err:
-            error = str(err)
-            if not dist.enabled:
-                raise
-            dist.from_main(error)
+        except Exception as err:  # any failure: the other ranks must not wait for rank 0
+            if dist.enabled:
+                dist.from_main(str(err) or type(err).__name__)
             raise
     error = dist.from_main(error)
     if error is not None:
@@ -229,13 +232,18 @@ def _main_first(dist: Distributed, action: Callable[[], Any]) -> None:
 
 
 def _resume(
-    out: str | Path, progress: bool, stop_after_epochs: int | None, on_step: StepHook | None
+    out: str | Path,
+    progress: bool,
+    stop_after_epochs: int | None,
+    on_step: StepHook | None,
+    lock: RunLock | None,
 ) -> RunFolder:
     run = RunFolder.open(out)
     config = run.config()
     dist = Distributed.from_env()
     device = dist.start(config.optim.device, config.data.batch_size)
-    lock = RunLock(run.path)
+    owned = lock is None
+    lock = lock or RunLock(run.path)
 
     def take_over() -> None:  # rank 0: the lock, then the clean-up after a killed writer
         lock.acquire()
@@ -250,6 +258,8 @@ def _resume(
         epoch, _ = _next_position(checkpoint)
         if epoch >= config.optim.epochs:
             if dist.is_main:
+                if "finished" not in run.meta():  # stopped after its last epoch's checkpoint
+                    run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
                 print(
                     f"run {str(run.path)!r} is finished ({config.optim.epochs} epochs); "
                     "nothing to do"
@@ -265,7 +275,8 @@ def _resume(
         )
         trainer.fit((checkpoint, state), stop_after_epochs)
     finally:
-        lock.release()
+        if owned:
+            lock.release()
         dist.stop()
     return run
 
@@ -408,7 +419,10 @@ class _Trainer:
                 f"this run has {self.dist.world}: the resume is not bit-identical",
                 file=sys.stderr,
             )
-        return state if self.dist.is_main else {**state, **_rng_state(self.device)}
+        if self.dist.is_main:
+            return state
+        own = {k: v for k, v in state.items() if not k.startswith("epoch_")}  # not rank 0's sums
+        return {**own, **_rng_state(self.device)}
 
     def _restore(self, checkpoint: Checkpoint, state: dict[str, Any]) -> tuple[int, int]:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -448,19 +462,30 @@ class _Trainer:
                 )
         if self.dist.is_main:
             self.run.truncate_metrics(start_epoch)
-        end_epoch = self.config.optim.epochs
+        last = self.config.optim.epochs  # the epoch this call stops before
         if stop_after_epochs is not None:
-            end_epoch = min(end_epoch, start_epoch + stop_after_epochs)
+            last = min(last, start_epoch + stop_after_epochs)
         with self.stop:
-            for epoch in range(start_epoch, end_epoch):
+            for epoch in range(start_epoch, last):
                 first = start_batch if epoch == start_epoch else 0
                 epoch_sums = sums if epoch == start_epoch and sums else _EpochSums.zero(self.device)
                 stats = self.train_epoch(epoch, first, epoch_sums)
                 self.end_epoch(epoch, stats)
-                if self._decide(due=False)[0]:
-                    raise self._interrupted(epoch)
-        if end_epoch >= self.config.optim.epochs and self.dist.is_main:
+                if epoch + 1 < self.config.optim.epochs and self._decide(due=False)[0]:
+                    raise self._interrupted(epoch)  # (after the last epoch: simply finished)
+        if last >= self.config.optim.epochs and self.dist.is_main:
             self.run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def _checkpoint_now(self) -> bool:
+        """A mid-epoch checkpoint is due (the cadence) or asked for (a stop signal). In a
+        distributed run the ranks agree on it every ``_SYNC_EVERY`` steps only (a collective
+        per step would stall the GPUs), and at step-counted checkpoints, which every rank
+        reaches at the same step."""
+        due = self.cadence.due(self.step)
+        step_counted = self.cadence.steps is not None and due
+        if self.dist.enabled and self.step % _SYNC_EVERY and not step_counted:
+            return False
+        return any(self._decide(due))
 
     def _decide(self, due: bool) -> tuple[bool, bool]:
         """(stop, checkpoint now): whether any rank was asked to stop, and whether any rank's
@@ -523,7 +548,7 @@ class _Trainer:
             if self.on_step is not None:
                 self.on_step(self.step)
             # The epoch's last batch is followed by the epoch-end checkpoint anyway.
-            if i + 1 < n_batches and any(self._decide(self.cadence.due(self.step))):
+            if i + 1 < n_batches and self._checkpoint_now():
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 snapshot = replace(acc, seconds=acc.seconds + time.perf_counter() - t0)
@@ -585,10 +610,11 @@ class _Trainer:
             "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
             "metrics": record,
         }
-        run.save_checkpoint("last", self.model, info, self._state(epoch + 1, 0, None))
-        self.cadence.saved()
-        if is_best:
+        state = self._state(epoch + 1, 0, None)
+        if is_best:  # first: a kill before ``last`` is written makes the resume redo this epoch
             run.save_checkpoint("best", self.model, info)
+        run.save_checkpoint("last", self.model, info, state)
+        self.cadence.saved()
         if self.progress:
             kl = result.kl_per_image
             tqdm.write(
