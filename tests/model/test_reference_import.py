@@ -227,3 +227,108 @@ def test_not_a_state_dict_is_refused(tmp_path):
 def test_num_classes_is_checked(reference):
     with pytest.raises(InfovitError, match="8 classes"):
         import_reference(reference[1], num_classes=100)
+
+
+class RefAttnNoIB(nn.Module):
+    """The code's AttentionWithHeadIB with ib=None (``--no-ib-attn``): zero KL."""
+
+    def __init__(self, attn: nn.Module) -> None:
+        super().__init__()
+        self.num_heads, self.head_dim, self.scale = attn.num_heads, attn.head_dim, attn.scale
+        self.qkv, self.proj = attn.qkv, attn.proj
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]  # [B, H, N, d]
+        y = (q @ k.transpose(-2, -1)).softmax(dim=-1) @ v  # [B, H, N, d]
+        return self.proj(y.transpose(1, 2).reshape(B, N, C)), torch.zeros_like(y[..., 0])
+
+
+class RefBlockWithAttn(nn.Module):
+    def __init__(self, blk: nn.Module) -> None:
+        super().__init__()
+        self.blk = blk
+
+    def forward(self, x: Tensor) -> Tensor:
+        y, _ = self.blk.attn(self.blk.norm1(x))
+        x = x + y
+        return x + self.blk.mlp(self.blk.norm2(x))
+
+
+class RefBlockWithoutAttn(nn.Module):
+    """The code's BlockWithoutAttn: the wrapped block's attention and norm1 are kept, unread."""
+
+    def __init__(self, blk: nn.Module) -> None:
+        super().__init__()
+        self.blk = blk
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.blk.mlp(self.blk.norm2(x))
+
+
+class RefEndpoint(nn.Module):
+    """The code's ViTWithHeadIB around its two endpoints, with their key layout."""
+
+    def __init__(self, variant: str, heads: int = HEADS) -> None:
+        super().__init__()
+        self.vit = VisionTransformer(img_size=IMG, patch_size=PATCH, embed_dim=EMBED,
+                                     depth=DEPTH, num_heads=heads, num_classes=CLASSES)  # fmt: skip
+        for blk in self.vit.blocks:
+            blk.attn = RefAttnNoIB(blk.attn)
+        wrap = RefBlockWithAttn if variant == "vit" else RefBlockWithoutAttn
+        self.blocks = nn.ModuleList([wrap(b) for b in self.vit.blocks])
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.vit.patch_embed(x) + self.vit.pos_embed[:, 1:]  # class token unused
+        for wb in self.blocks:
+            x = wb(x)
+        return self.vit.head(self.vit.norm(x).mean(dim=1))
+
+
+@pytest.mark.parametrize("variant", ["vit", "no_attn"])
+def test_endpoints_import_with_the_codes_logits(tmp_path, variant):
+    torch.manual_seed(3)
+    ref = RefEndpoint(variant)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    ref.eval()
+    path = tmp_path / "endpoint.pth"
+    torch.save(ref.state_dict(), path)
+    imported = import_reference(path, variant=variant, num_heads=HEADS)
+    assert imported.model.variant == variant and imported.arch.rank == 0
+    x = torch.randn(3, 3, IMG, IMG)
+    with torch.no_grad():
+        out = imported.model.forward_info(x)
+        torch.testing.assert_close(out.logits, ref(x), atol=1e-5, rtol=1e-5)
+    assert out.kl is None
+    unread = [k for k in imported.ignored if ".attn." in k or ".norm1." in k]
+    assert bool(unread) == (variant == "no_attn")  # BlockWithoutAttn's unread tensors
+
+
+def test_endpoints_need_to_be_named_and_ib_files_are_not_endpoints(tmp_path):
+    ref = RefEndpoint("vit")
+    torch.save(ref.state_dict(), tmp_path / "e.pth")
+    with pytest.raises(InfovitError, match="say which with --variant vit"):
+        import_reference(tmp_path / "e.pth")
+    with pytest.raises(InfovitError, match="cannot tell the head count"):
+        import_reference(tmp_path / "e.pth", variant="vit")  # width 32: not 64 per head
+    torch.save(make_reference().state_dict(), tmp_path / "ib.pth")
+    with pytest.raises(InfovitError, match="it is an ib model, not the vit endpoint"):
+        import_reference(tmp_path / "ib.pth", variant="vit")
+
+
+def test_import_reference_cli_writes_endpoint_runs(tmp_path, capsys):
+    from infovit.cli.main import main
+    from infovit.training.run import RunFolder
+
+    torch.save(RefEndpoint("no_attn").state_dict(), tmp_path / "e.pth")
+    out = tmp_path / "run"
+    data = "synthetic:grid=4,n_train=32,n_val=16"
+    argv = ["import-reference", str(tmp_path / "e.pth"), "--out", str(out), "--variant",
+            "no_attn", "--num-heads", str(HEADS), "--data", data]  # fmt: skip
+    assert main(argv) == 0
+    assert "no_attn (an endpoint" in capsys.readouterr().out
+    assert RunFolder(out).config().model.variant == "no_attn"
+    assert main(["eval", str(out), "--passes", "1", "--device", "cpu"]) == 0

@@ -17,11 +17,15 @@ examples:
       --data imagenet100:/data/imagenet
   infovit import-reference ckpt.pth --out runs/ref --num-classes 100   # check the head size
   infovit eval runs/ref_beta1 --passes 10                               # then use it as any run
+  infovit import-reference out_noib/model_best.pth --out runs/ref_vit --variant vit
+  infovit import-reference out_noattn/model_best.pth --out runs/ref_no_attn --variant no_attn
 
 The architecture (depth, width, heads, patch size, image size, bottleneck rank and hidden
 width, classes) is read from the tensor shapes. β is not stored in the checkpoint: pass it with
 --beta (in the reference code's convention, β × mean KL) or it is recorded as unknown (null),
 and --objective (kl, or sqrt_kl for the code's --sqrt-kl) or that is recorded as unknown.
+The endpoints have no bottleneck and the same keys, so say which one a file holds: --variant vit
+(a --no-ib-attn run) or --variant no_attn (blocks wrapped in BlockWithoutAttn).
 """
 
 
@@ -55,6 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the KL term it was trained with: kl, or sqrt_kl for the code's --sqrt-kl "
         "(default: recorded as unknown)",
     )
+    p.add_argument(
+        "--variant",
+        choices=("auto", "ib", "vit", "no_attn"),
+        default="auto",
+        help="auto: ib (the file has bottlenecks); for the endpoints say which: vit (a "
+        "--no-ib-attn run) or no_attn (BlockWithoutAttn blocks)",
+    )
+    p.add_argument(
+        "--num-heads",
+        type=int,
+        help="attention heads of an endpoint (default: width / 64, as timm's ViTs)",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
         raise InfovitError(f"--beta must be a finite number ≥ 0, got {args.beta}")
     if args.img_size is not None and args.img_size < 1:
         raise InfovitError(f"--img-size must be positive, got {args.img_size}")
+    if args.num_heads is not None and args.num_heads < 1:
+        raise InfovitError(f"--num-heads must be at least 1, got {args.num_heads}")
     imported = import_reference(
-        args.checkpoint, img_size=args.img_size, num_classes=args.num_classes
+        args.checkpoint,
+        img_size=args.img_size,
+        num_classes=args.num_classes,
+        variant=args.variant,
+        num_heads=args.num_heads,
     )
     data_spec = args.data or "imagenet100:/path/to/imagenet"
     config = Config(
@@ -96,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
         f"model     depth {a.depth}, width {a.embed_dim}, {a.num_heads} heads, patch "
         f"{a.patch_size}, {imported.config.img_size} px, {a.num_classes} classes"
     )
-    print(f"channel   rank {a.rank}, hidden {a.hidden} per head")
+    if a.variant == "ib":
+        print(f"channel   rank {a.rank}, hidden {a.hidden} per head")
+    else:
+        print(f"variant   {a.variant} (an endpoint of the spectrum: no bottleneck)")
     beta = (
         f"{args.beta} (mean convention)" if args.beta is not None else "unknown (recorded as null)"
     )

@@ -6,6 +6,12 @@ separate ``nn.Linear``/``nn.Sequential(Linear, GELU, Linear)`` modules in Python
 are held twice — as ``vit.blocks.N`` and wrapped as ``blocks.N.blk`` — so every block tensor may
 appear under both prefixes; the forward runs the ``blocks.N.blk`` copy, which is preferred here.
 
+The code's two endpoints import too (Murphy, arXiv 2602.04784, §4.1): ``--no-ib-attn`` runs (the
+same wrapper with no bottleneck: the unmodified ViT, infovit ``vit``) and models whose blocks are
+``BlockWithoutAttn`` (attention skipped: infovit ``no_attn``; their attention and ``norm1``
+tensors are still in the file but never read). Both have no bottleneck tensors and the same keys,
+so the file cannot tell them apart: the caller says which (``variant``).
+
 The architecture is read from tensor shapes, and every tensor of the model must be filled and every
 tensor of the file accounted for: a checkpoint that does not fit exactly is refused, never loaded
 halfway. Our bottleneck stacks the heads: ``weight`` [H, fan_in, fan_out] is their per-head Linear
@@ -29,6 +35,7 @@ from infovit.model.factory import ModelConfig, build_model, read_state_dict
 from infovit.model.vit import InfoViT
 
 __all__ = [
+    "REFERENCE_VARIANTS",
     "ImportedReference",
     "ReferenceArch",
     "convert_reference_state",
@@ -42,6 +49,8 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 # Tensors of their model that its forward never reads.
 _IGNORABLE = ("vit.cls_token",)
 _BLOCK_KEY = re.compile(r"^(?:vit\.blocks|blocks)\.(\d+)\.")
+# BlockWithoutAttn keeps the wrapped block's attention and norm1, and never reads them.
+_UNREAD_WITHOUT_ATTN = re.compile(r"^(?:vit\.blocks\.\d+|blocks\.\d+\.blk)\.(?:attn|norm1)\.")
 _IB_KEY = re.compile(r"\.attn\.ib\.(enc_list|dec_list)\.(\d+)\.(?:(\d+)\.)?(weight|bias)$")
 
 
@@ -57,8 +66,9 @@ class ReferenceArch:
     grid: int  # patches per side of the grid its pos_embed was trained on
     num_classes: int
     mlp_ratio: float
-    rank: int  # r
+    rank: int  # r (0 for the endpoints)
     hidden: int  # h; 0 = single linear encoder/decoder (their hidden_enc=None)
+    variant: str = "ib"  # ib | vit (--no-ib-attn) | no_attn (BlockWithoutAttn)
 
     @property
     def img_size(self) -> int:
@@ -139,8 +149,20 @@ def _ib_layout(state: dict[str, Tensor], depth: int) -> dict[int, dict[tuple[str
     return layout
 
 
-def infer_reference_arch(state: dict[str, Tensor]) -> ReferenceArch:
-    """Depth, width, heads, patch, grid, classes and bottleneck shape from tensor shapes."""
+REFERENCE_VARIANTS = ("auto", "ib", "vit", "no_attn")
+
+
+def infer_reference_arch(
+    state: dict[str, Tensor], variant: str = "auto", num_heads: int | None = None
+) -> ReferenceArch:
+    """Depth, width, heads, patch, grid, classes and bottleneck shape from tensor shapes.
+
+    ``variant``: ``auto`` (``ib`` when the file has bottleneck tensors), or the endpoint the
+    file holds, ``vit`` or ``no_attn``. The head count of a model without bottlenecks is not in
+    its shapes: ``num_heads``, else timm's 64-wide heads (width / 64).
+    """
+    if variant not in REFERENCE_VARIANTS:
+        raise InfovitError(f"variant must be one of {REFERENCE_VARIANTS}, got {variant!r}")
     proj = _get(state, "vit.patch_embed.proj.weight")  # [D, 3, p, p]
     if proj.ndim != 4 or proj.shape[2] != proj.shape[3]:
         raise InfovitError(f"vit.patch_embed.proj.weight has shape {tuple(proj.shape)}")
@@ -166,10 +188,41 @@ def infer_reference_arch(state: dict[str, Tensor]) -> ReferenceArch:
 
     heads0 = _ib_layout(state, 1)[0]
     enc_heads = sorted(h for which, h in heads0 if which == "enc_list")
+    if variant in ("vit", "no_attn"):
+        if enc_heads:
+            raise InfovitError(
+                f"checkpoint has head bottlenecks; it is an ib model, not the {variant} endpoint "
+                "(leave out --variant)"
+            )
+        heads = num_heads or (embed_dim // 64 if embed_dim % 64 == 0 else 0)
+        if heads < 1 or embed_dim % heads:
+            raise InfovitError(
+                f"cannot tell the head count of width {embed_dim} (not timm's 64 per head); "
+                "pass --num-heads"
+            )
+        return ReferenceArch(
+            depth=depth,
+            embed_dim=embed_dim,
+            num_heads=heads,
+            head_dim=embed_dim // heads,
+            patch_size=patch,
+            grid=grid,
+            num_classes=int(head.shape[0]),
+            mlp_ratio=float(mlp_ratio),
+            rank=0,
+            hidden=0,
+            variant=variant,
+        )
     if not enc_heads:
         raise InfovitError(
-            "checkpoint has no bottleneck (no 'blocks.0.blk.attn.ib.enc_list.*' tensors); only "
-            "models trained with the head bottleneck can be imported (not --no-ib-attn runs)"
+            "checkpoint has no bottleneck (no 'blocks.0.blk.attn.ib.enc_list.*' tensors): an "
+            "endpoint of the paper's code; say which with --variant vit (a --no-ib-attn run) or "
+            "--variant no_attn (BlockWithoutAttn blocks), the file cannot tell them apart"
+        )
+    if num_heads is not None and num_heads != len(enc_heads):
+        raise InfovitError(
+            f"--num-heads {num_heads} does not match the checkpoint's {len(enc_heads)} "
+            "bottleneck heads"
         )
     num_heads = len(enc_heads)
     if enc_heads != list(range(num_heads)) or embed_dim % num_heads:
@@ -269,7 +322,7 @@ def convert_reference_state(
         if key in used:
             continue
         twin = _twin(key)
-        if key in _IGNORABLE:
+        if key in _IGNORABLE or (arch.variant == "no_attn" and _UNREAD_WITHOUT_ATTN.search(key)):
             ignored.append(key)
         elif twin is not None and twin in used:
             if state[twin].shape != state[key].shape or not torch.equal(state[twin], state[key]):
@@ -325,14 +378,17 @@ def import_reference(
     path: str | Path,
     img_size: int | None = None,
     num_classes: int | None = None,
+    variant: str = "auto",
+    num_heads: int | None = None,
 ) -> ImportedReference:
-    """Load a reference checkpoint into an InfoViT (variant ``ib``) with exactly its weights.
+    """Load a reference checkpoint into an InfoViT with exactly its weights: ``ib``, or the
+    endpoint ``variant`` ``vit`` / ``no_attn`` (see the module docstring).
 
     ``img_size`` other than the trained one resamples the position embeddings (the reference
     code itself cannot run at another size); ``num_classes`` is only checked against the head.
     """
     state = read_reference_state(path)
-    arch = infer_reference_arch(state)
+    arch = infer_reference_arch(state, variant, num_heads)
     notes: list[str] = []
     if num_classes is not None and num_classes != arch.num_classes:
         raise InfovitError(
@@ -349,7 +405,7 @@ def import_reference(
         )
     config = ModelConfig(
         base="vit_tiny_patch16_224",
-        variant="ib",
+        variant=arch.variant,
         img_size=size,
         patch_size=arch.patch_size,
         depth=arch.depth,
@@ -357,7 +413,11 @@ def import_reference(
         num_heads=arch.num_heads,
         mlp_ratio=arch.mlp_ratio,
         num_classes=arch.num_classes,
-        bottleneck=BottleneckConfig(rank=arch.rank, hidden=arch.hidden),
+        bottleneck=(
+            BottleneckConfig(rank=arch.rank, hidden=arch.hidden)
+            if arch.variant == "ib"
+            else BottleneckConfig()
+        ),
     )
     model = build_model(config, load_weights=False)
     converted, ignored = convert_reference_state(state, model, arch)
