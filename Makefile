@@ -26,6 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy src/infovit
 	$(PY) -m pytest -q
 
 test-all: $(STAMP)
@@ -34,6 +35,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy src/infovit
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 from infovit.analysis.voting import inverse_simpson, logit_range, patch_top_classes
 from infovit.atomic import atomic_path
 from infovit.errors import InfovitError
+from infovit.model.block import InfoBlock
 from infovit.model.vit import InfoViT
 
 __all__ = ["CACHE_VERSION", "Extraction", "extract", "extract_cached", "subset_indices"]
@@ -71,7 +73,7 @@ class Extraction:
             for f in fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
-        head = {"name": self.name, "variant": self.variant, "grid": list(self.grid)}
+        head: dict[str, Any] = {"name": self.name, "variant": self.variant, "grid": list(self.grid)}
         head["meta"] = self.meta
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -124,13 +126,12 @@ def extract(
     device = torch.device(device)
     model = model.to(device).eval()
     ib = model.variant == "ib"
-    stochastic = ib and any(
-        blk.attn is not None and blk.attn.noise == "sample" for blk in model.blocks
-    )
+    blocks = cast(Sequence[InfoBlock], model.blocks)  # nn.Sequential iterates as Module
+    stochastic = ib and any(blk.attn is not None and blk.attn.noise == "sample" for blk in blocks)
     K = passes if stochastic else 1
     latent_heads = list(latent_heads or [])
-    L = len(model.blocks)
-    H = int(model.blocks[0].attn.num_heads) if model.blocks[0].attn is not None else 0
+    L = len(blocks)
+    H = int(blocks[0].attn.num_heads) if blocks[0].attn is not None else 0
     for b, h in latent_heads:
         if not (ib and 0 <= b < L and 0 <= h < H):
             raise InfovitError(f"latent head {b}.{h} does not exist in {name} ({model.variant})")
@@ -169,11 +170,12 @@ def extract(
             kl = out.kl[..., pre:].float()  # [B, L, H, P]
             put("kl_head", kl.half())
             put("kl_patch", kl.sum(dim=(1, 2)))  # [B, P]
-            dim_kl = 0.5 * (out.logvar.exp() + out.mu.square() - 1 - out.logvar)  # type: ignore[union-attr]
+            assert out.mu is not None and out.logvar is not None  # asked for with the KL
+            dim_kl = 0.5 * (out.logvar.exp() + out.mu.square() - 1 - out.logvar)
             kl_dim_sum += dim_kl[:, :, :, pre:].float().sum(dim=(0, 3)).double().cpu()  # [L, H, r]
             n_tokens += B * P
             if latent_heads:
-                mus = [out.mu[:, b, h, pre:] for b, h in latent_heads]  # type: ignore[index]
+                mus = [out.mu[:, b, h, pre:] for b, h in latent_heads]
                 put("latent_mu", torch.stack(mus, dim=1).half())  # [B, S, P, r]
         else:
             fill = float("nan") if model.variant == "vit" else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from infovit.analysis.report import LoadedRun, describe_label
@@ -12,7 +13,7 @@ __all__ = ["load_runs"]
 
 
 def load_runs(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     data: str | None = None,
     tag: str = "auto",
     device: str = "cpu",

@@ -80,6 +80,7 @@ def repetition_probe(
         x = torch.stack(batch).to(device)  # [b·(1+J), 3, H, W]
         out = model.forward_info(x, noise="mean", return_posterior=True)
         J1 = 1 + len(levels)
+        assert out.mu is not None  # return_posterior=True
         mu = out.mu.view(-1, J1, *out.mu.shape[1:])  # [b, 1+J, L, H, T, r]
         idx = torch.as_tensor(patches[start : start + batch_pairs], device=device) + pre
         b = mu.shape[0]

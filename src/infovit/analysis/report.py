@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -206,7 +206,8 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
                 rows = extreme_table(res)
                 stem = f"extreme_{_safe(r.name)}_{b}.{h}"
                 index.table("extreme", stem, rows, f"top 0.1% KL patches of head {b}.{h}")
-                ps = tuple(int(p) for p in r.model.patch_embed.patch_size)
+                # a timm PatchEmbed's patch_size is a pair (typed Any by timm)
+                ps = cast(tuple[int, int], tuple(int(p) for p in r.model.patch_embed.patch_size))
                 index.figures(
                     "extreme",
                     plot_extreme(rows, res.pixels, res.attn, ps, figs / stem, r.imagenet),
@@ -216,7 +217,7 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
     if "repetition" in only:
         rows = []
         for e, r in ib:
-            res = repetition_probe(
+            probe = repetition_probe(
                 r.model,
                 r.dataset,
                 e.kl_dim,
@@ -227,7 +228,7 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
                 device=options.device,
                 progress=options.progress,
             )
-            rows.extend(repetition_table(res))
+            rows.extend(repetition_table(probe))
         if rows:
             index.table("repetition", "repetition", rows, "latent mean shift per head and N")
             index.figures(

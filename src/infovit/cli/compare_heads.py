@@ -7,8 +7,12 @@ fast.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from infovit.model.block import InfoBlock
 
 __all__ = ["register", "run"]
 
@@ -145,8 +149,9 @@ def _from_runs(
         if not Path(run_dir).is_dir():
             raise InfovitError(f"run folder not found: {run_dir}")
         model, config = load_model(run_dir, tag=args.tag, device=device)
-        n_blocks = len(model.blocks)
-        attn = next((b.attn for b in model.blocks if getattr(b, "attn", None) is not None), None)
+        blocks = cast("Sequence[InfoBlock]", model.blocks)  # nn.Sequential iterates as Module
+        n_blocks = len(blocks)
+        attn = next((b.attn for b in blocks if getattr(b, "attn", None) is not None), None)
         if attn is None:
             raise InfovitError(f"{run_dir}: model has no attention heads to compare")
         mine = [(k, s) for k in (0, 1) for s in (row_sel, col_sel)[k] if s.run == run_dir]

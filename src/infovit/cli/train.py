@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.out or overrides:
             raise InfovitError("--resume RUN takes no config, --out or overrides: the run has them")
-        train(None, args.resume, resume=True, progress=not args.quiet)  # type: ignore[arg-type]
+        train(None, args.resume, resume=True, progress=not args.quiet)
         return 0
     if not args.out:
         raise InfovitError("say where the run goes with --out RUN (or continue one with --resume)")

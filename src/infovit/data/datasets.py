@@ -224,7 +224,8 @@ class Cifar10(Dataset):
         files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
         if not base.is_dir():
             raise InfovitError(f"{str(base)!r} not found; point cifar10: at the folder holding it")
-        data, labels = [], []
+        data: list[np.ndarray] = []
+        labels: list[int] = []
         for name in files:
             path = base / name
             if not path.is_file():

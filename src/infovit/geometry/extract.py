@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -62,6 +63,23 @@ class TokenLabels:
         return np.array([k == "patch" for k in self.kind])
 
 
+class _ViT(Protocol):
+    """The timm ``VisionTransformer`` attributes read here, the ones :func:`_check_vit` checks
+    (an ``nn.Module``'s own attributes are typed ``Tensor | Module``)."""
+
+    patch_embed: Any  # a timm PatchEmbed: patch_size, grid_size, proj
+    norm_pre: nn.Module
+    blocks: nn.Sequential
+    num_prefix_tokens: int
+
+    def forward_features(self, x: torch.Tensor) -> Any: ...
+
+
+def _vit(model: nn.Module) -> _ViT:
+    """``model`` typed as the timm ViT it is duck-typed as (no check; see :func:`_check_vit`)."""
+    return cast(_ViT, model)
+
+
 def _check_vit(model: nn.Module) -> None:
     needed = ("patch_embed", "norm_pre", "blocks", "num_prefix_tokens", "forward_features")
     missing = [a for a in needed if not hasattr(model, a)]
@@ -80,7 +98,7 @@ def _grid(model: nn.Module) -> tuple[int, int]:
 
 
 def _patch_size(model: nn.Module) -> tuple[int, int]:
-    ps = model.patch_embed.patch_size
+    ps = _vit(model).patch_embed.patch_size
     return (int(ps[0]), int(ps[1])) if isinstance(ps, Sequence) else (int(ps), int(ps))
 
 
@@ -88,7 +106,7 @@ def token_labels(model: nn.Module) -> TokenLabels:
     """Label the token positions of a timm ViT: class token, register tokens, then the grid."""
     _check_vit(model)
     n_cls = 1 if getattr(model, "cls_token", None) is not None else 0
-    n_prefix = int(model.num_prefix_tokens)
+    n_prefix = int(_vit(model).num_prefix_tokens)
     gh, gw = _grid(model)
     kinds = ["cls"] * n_cls + ["reg"] * (n_prefix - n_cls) + ["patch"] * (gh * gw)
     idx = np.arange(gh * gw)
@@ -102,7 +120,8 @@ def describe_layers(
 ) -> list[LayerSpec]:
     """Layer specs for the requested layer indices (default: 0 … depth), pixels first if asked."""
     labels = token_labels(model)
-    depth = len(model.blocks)
+    vit = _vit(model)
+    depth = len(vit.blocks)
     dim = int(getattr(model, "embed_dim", getattr(model, "num_features", 0)))
     chosen = list(range(depth + 1)) if layers is None else sorted(set(layers))
     bad = [i for i in chosen if not 0 <= i <= depth]
@@ -111,8 +130,8 @@ def describe_layers(
     specs: list[LayerSpec] = []
     if include_pixels:
         ph, pw = _patch_size(model)
-        chans = int(getattr(model.patch_embed.proj, "in_channels", 3))
-        n_prefix = int(model.num_prefix_tokens)
+        chans = int(getattr(vit.patch_embed.proj, "in_channels", 3))
+        n_prefix = int(vit.num_prefix_tokens)
         n_patches = labels.num_tokens - n_prefix
         specs.append(LayerSpec(PIXEL_LAYER, "pixels", n_patches, chans * ph * pw, n_prefix))
     for i in chosen:
@@ -129,8 +148,9 @@ def prepare_model(model: nn.Module) -> dict[str, object]:
     _check_vit(model)
     model.eval()
     info: dict[str, object] = {"noise": None}
-    if callable(getattr(model, "set_noise", None)):
-        model.set_noise("mean")
+    set_noise = getattr(model, "set_noise", None)
+    if callable(set_noise):
+        set_noise("mean")
         info["noise"] = "mean"
     return info
 
@@ -165,8 +185,9 @@ def _hooks(
 
         return hook
 
-    handles.append(model.norm_pre.register_forward_hook(make(0)))
-    for i, block in enumerate(model.blocks):
+    vit = _vit(model)
+    handles.append(vit.norm_pre.register_forward_hook(make(0)))
+    for i, block in enumerate(vit.blocks):
         if i + 1 > last:
             break
         handles.append(block.register_forward_hook(make(i + 1)))
@@ -197,7 +218,7 @@ def run_layers(
         return
     with _hooks(model, wanted, callback):
         try:
-            model.forward_features(images)
+            _vit(model).forward_features(images)
         except _StopForward:
             return
     raise RuntimeError(f"forward finished without reaching layer {max(wanted)}")

@@ -14,11 +14,20 @@ first block) exactly zero-variance, not rounding noise.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import torch
 
 from infovit.geometry.correlation import flat_pearson
 
 __all__ = ["LayerMoments", "pooled_covariance"]
+
+
+class _Placement(TypedDict):
+    """Keyword arguments placing a new tensor (``torch.zeros(..., **placement)``)."""
+
+    dtype: torch.dtype
+    device: torch.device
 
 
 class LayerMoments:
@@ -55,7 +64,7 @@ class LayerMoments:
         self.device = torch.device(device)
         self.chunk_tokens = max(1, chunk_tokens or num_tokens)
         self.count = 0
-        f64 = {"dtype": torch.float64, "device": self.device}
+        f64: _Placement = {"dtype": torch.float64, "device": self.device}
         self.shift = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D]
         self.outer = torch.zeros(stop - start, dim + 1, dim + 1, **f64)  # [t_cov, D+1, D+1]
         self.gram = torch.zeros(num_tokens, num_tokens, **f64) if gram else None  # [T, T]
@@ -115,9 +124,9 @@ class LayerMoments:
         t, batch = b - a, x.shape[0]
         buf = self._buf
         if buf is None or buf.shape[1] != batch or buf.shape[0] < t:
-            rows = self.num_tokens if self.gram is not None else min(self.chunk_tokens, self.stop)
+            n_rows = self.num_tokens if self.gram is not None else min(self.chunk_tokens, self.stop)
             buf = torch.ones(
-                max(rows, t), batch, self.dim + 1, dtype=torch.float64, device=self.device
+                max(n_rows, t), batch, self.dim + 1, dtype=torch.float64, device=self.device
             )
             self._buf = buf
         y = buf[:t]

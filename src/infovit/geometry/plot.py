@@ -239,6 +239,7 @@ def plot_runs(runs: Sequence[GeometryRun], split: str, path: str | Path) -> Path
             continue
         t = r.splits[split]
         x, labels = _ticks(t)
+        colour: tuple[float, float, float, float] | str  # RGBA from the colormap, or a name
         if r.beta is not None and norm is not None and r.beta > 0:
             colour = cmap(norm(r.beta))
         elif r.beta is not None:

@@ -24,8 +24,8 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import torch
 from torch import Tensor
@@ -221,9 +221,8 @@ def _chunk_sums(
 
 def _finish(source: TileSource, chunk: RowChunk, sums: _Sums) -> LogSums:
     n_main = source.n_channels
-    single, pair, self_pair = (
-        x.cpu() if x is not None else None for x in (sums.single, sums.pair, sums.self_pair)
-    )
+    single = sums.single.cpu()
+    pair, self_pair = (x.cpu() if x is not None else None for x in (sums.pair, sums.self_pair))
     # The row's own component belongs to its marginal even when not among the M columns:
     # its log-ratio is exactly 0 (for every channel and pair), so add e⁰ = 1.
     missing = ~source.in_columns[chunk.rows]  # [S]
@@ -247,11 +246,18 @@ def _finish(source: TileSource, chunk: RowChunk, sums: _Sums) -> LogSums:
 def _concat(parts: list[LogSums]) -> LogSums:
     """One :class:`LogSums` for consecutive row chunks."""
 
-    def cat(name: str) -> Tensor | None:
-        values = [getattr(p, name) for p in parts]
-        return None if values[0] is None else torch.cat(values)
+    def cat_optional(values: list[Tensor | None]) -> Tensor | None:
+        # every part has the field or none has it (need_pairs is fixed for a stream)
+        return None if values[0] is None else torch.cat(cast(list[Tensor], values))
 
-    return LogSums(**{f.name: cat(f.name) for f in fields(LogSums)})
+    return LogSums(
+        rows=torch.cat([p.rows for p in parts]),
+        log_count=torch.cat([p.log_count for p in parts]),
+        single=torch.cat([p.single for p in parts]),
+        single_dup=torch.cat([p.single_dup for p in parts]),
+        pair=cat_optional([p.pair for p in parts]),
+        self_pair=cat_optional([p.self_pair for p in parts]),
+    )
 
 
 def log_sums(

@@ -81,7 +81,8 @@ def save_posteriors(
     with atomic_path(path) as tmp:
         if path.suffix == ".npz":
             with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                # numpy's stub lets **arrays fill savez's allow_pickle: bool keyword
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
         else:
             from safetensors.numpy import save_file
 

@@ -32,7 +32,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -133,6 +133,15 @@ def _chunks(
     return rows, cols
 
 
+class _SourceArgs(TypedDict):
+    """Keyword arguments every tile source takes."""
+
+    dtype: torch.dtype
+    device: torch.device
+    row_chunk: int
+    centers: Sequence[torch.Tensor]
+
+
 @contextlib.contextmanager
 def _one_intra_op_thread(enabled: bool) -> Iterator[None]:
     """With a worker pool, every op runs single-threaded (restored on exit): tiny per-op
@@ -177,7 +186,9 @@ def _run(
         columns = _subset(n_points, n_components, seed, STREAM_COLUMNS, "n_components")
         n_tiles = len(chans) * (2 if pairs and method == "mc" else 1)
         rows_per_chunk, cols_per_chunk = _chunks(method, n_tiles, row_chunk, col_chunk)
-        common = dict(dtype=gemm_dtype, device=dev, row_chunk=rows_per_chunk, centers=centers)
+        common = _SourceArgs(
+            dtype=gemm_dtype, device=dev, row_chunk=rows_per_chunk, centers=centers
+        )
         source: TileSource
         if method == "mc":
             source = MonteCarloSource(

@@ -47,10 +47,11 @@ class Tap:
 class IBAttention(nn.Module):
     """timm multi-head self-attention whose per-head outputs pass through a bottleneck."""
 
-    def __init__(self, attn: Attention, bottleneck: BottleneckConfig | None) -> None:
+    def __init__(self, attn: nn.Module, bottleneck: BottleneckConfig | None) -> None:
         super().__init__()
         if attn.__class__ is not Attention:
             raise TypeError(f"expected timm.layers.Attention, got {type(attn).__name__}")
+        assert isinstance(attn, Attention)  # implied by the class check; narrows the type
         self.num_heads, self.head_dim, self.attn_dim = attn.num_heads, attn.head_dim, attn.attn_dim
         self.scale, self.fused_attn = attn.scale, attn.fused_attn
         self.qkv, self.q_norm, self.k_norm = attn.qkv, attn.q_norm, attn.k_norm
@@ -121,7 +122,7 @@ class IBAttention(nn.Module):
         if self.bottleneck is None:
             x = out.transpose(1, 2).reshape(B, N, self.attn_dim)  # [B, N, H·d]: concat heads
         else:
-            hidden = self._channel(out, record, tap)  # [B·N, H·k]
+            hidden = self._channel(self.bottleneck, out, record, tap)  # [B·N, H·k]
             if self._fold_output:  # W_d2 is folded into W_o: one GEMM gives the block's update
                 w, b = self.bottleneck.fold_output(self.proj.weight, self.proj.bias)
                 return self.proj_drop(F.linear(hidden, w, b).view(B, N, -1))  # [B, N, D]
@@ -132,15 +133,17 @@ class IBAttention(nn.Module):
             x = x * gate
         return self.proj_drop(self.proj(x))
 
-    def _channel(self, out: Tensor, record: AttnRecord, tap: Tap | None) -> Tensor:
+    def _channel(
+        self, bottleneck: HeadBottleneck, out: Tensor, record: AttnRecord, tap: Tap | None
+    ) -> Tensor:
         """Pre-encoded head outputs [B, H, N, e] → decoder activations [B·N, H·k]; records KL."""
         B, H, N, _ = out.shape
         noise = "sample" if self.training else (tap.noise if tap and tap.noise else self.noise)
         pre = out.transpose(1, 2).reshape(B * N, H, -1)  # [B·N, H, e] = Δ·W_e1 (+ b_e1)
-        hidden, stats, kl = self.bottleneck.channel(pre, noise, biased=self._rows_sum_to_one)
+        hidden, stats, kl = bottleneck.channel(pre, noise, biased=self._rows_sum_to_one)
         record.kl = kl.view(B, N, H).transpose(1, 2)  # [B, H, N]
         if tap and tap.need_posterior:
-            mu, logvar = split_posterior(stats, self.bottleneck.config)  # [B·N, H, r] each
+            mu, logvar = split_posterior(stats, bottleneck.config)  # [B·N, H, r] each
             record.mu = mu.view(B, N, H, -1).transpose(1, 2)  # [B, H, N, r]
             record.logvar = logvar.view(B, N, H, -1).transpose(1, 2)  # [B, H, N, r]
         return hidden

@@ -20,11 +20,12 @@ class InfoBlock(nn.Module):
     """``x + attn(norm1(x))`` (optional, bottlenecked or not), then ``x + mlp(norm2(x))``."""
 
     def __init__(
-        self, block: Block, attention: bool, bottleneck: BottleneckConfig | None = None
+        self, block: nn.Module, attention: bool, bottleneck: BottleneckConfig | None = None
     ) -> None:
         super().__init__()
         if block.__class__ is not Block:
             raise TypeError(f"expected timm's pre-norm Block, got {type(block).__name__}")
+        assert isinstance(block, Block)  # implied by the class check; narrows the type
         if attention:
             self.norm1, self.ls1, self.drop_path1 = block.norm1, block.ls1, block.drop_path1
             self.attn: IBAttention | None = IBAttention(block.attn, bottleneck)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -216,18 +216,25 @@ class HeadBottleneck(nn.Module):
             self.dec = nn.ModuleList([_StackedLinear(heads, r, head_dim)])
         self.init_weights()
 
+    def _enc(self, i: int) -> _StackedLinear:
+        # nn.ModuleList indexing is typed as Module; every layer in enc/dec is a _StackedLinear
+        return cast(_StackedLinear, self.enc[i])
+
+    def _dec(self, i: int) -> _StackedLinear:
+        return cast(_StackedLinear, self.dec[i])
+
     def init_weights(self) -> None:
         """Per-head linear init; the log-variance bias starts at ``logvar_init`` (σ ≈ e⁻³)."""
         for layer in (*self.enc, *self.dec):
             layer.reset_parameters()
         with torch.no_grad():
-            self.enc[-1].bias[..., self.config.rank :].fill_(self.config.logvar_init)
+            self._enc(-1).bias[..., self.config.rank :].fill_(self.config.logvar_init)
 
     @property
     def folded_width(self) -> tuple[int, int]:
         """Per-head widths after folding: (value width e = first encoder layer's output,
         message width k = last decoder layer's input)."""
-        return self.enc[0].weight.shape[2], self.dec[-1].weight.shape[1]
+        return self._enc(0).weight.shape[2], self._dec(-1).weight.shape[1]
 
     def fold_value(
         self, weight: Tensor, bias: Tensor | None, layer_bias: bool
@@ -240,7 +247,7 @@ class HeadBottleneck(nn.Module):
         otherwise :meth:`channel` adds it after attention.
         """
         H, d, D = self.heads, self.head_dim, weight.shape[1]
-        w_e1, b_e1 = self.enc[0].weight, self.enc[0].bias  # [H, d, e], [H, 1, e]
+        w_e1, b_e1 = self._enc(0).weight, self._enc(0).bias  # [H, d, e], [H, 1, e]
         w = torch.bmm(w_e1.transpose(1, 2), weight.view(H, d, D))  # [H, e, D]
         b = None if bias is None else torch.bmm(bias.view(H, 1, d), w_e1)  # [H, 1, e]
         if layer_bias:
@@ -255,8 +262,8 @@ class HeadBottleneck(nn.Module):
         """
         H, d, D = self.heads, self.head_dim, weight.shape[0]
         w_o = weight.t().reshape(H, d, D)  # [H, d, D]: rows of W_oᵀ belonging to each head
-        w = torch.bmm(self.dec[-1].weight, w_o)  # [H, k, D]
-        b = torch.bmm(self.dec[-1].bias, w_o).sum(0).view(D)  # [D]
+        w = torch.bmm(self._dec(-1).weight, w_o)  # [H, k, D]
+        b = torch.bmm(self._dec(-1).bias, w_o).sum(0).view(D)  # [D]
         return w.flatten(0, 1).t(), (b if bias is None else b + bias)  # [D, H·k], [D]
 
     def channel(
@@ -269,7 +276,7 @@ class HeadBottleneck(nn.Module):
         :func:`split_posterior`), KL [M, H]. ``hidden`` has the heads concatenated per token,
         so the folded W_o applies to it as one GEMM.
         """
-        stats = pre if biased else pre + self.enc[0].bias.squeeze(1)  # [M, H, e]
+        stats = pre if biased else pre + self._enc(0).bias.squeeze(1)  # [M, H, e]
         for layer in self.enc[1:]:
             stats = layer(F.gelu(stats))  # [M, H, 2r] after the last layer
         z, kl = sample_posterior(stats, noise, self.config)  # [M, H, r], [M, H]
@@ -281,7 +288,7 @@ class HeadBottleneck(nn.Module):
         B, H, N, d = delta.shape
         r, (_, k) = self.config.rank, self.folded_width
         x = delta.transpose(1, 2).reshape(B * N, H, d)  # [B·N, H, d]: token-major
-        pre = self.enc[0].matmul(x)  # [B·N, H, e]; its bias is added in channel()
+        pre = self._enc(0).matmul(x)  # [B·N, H, e]; its bias is added in channel()
         hidden, stats, kl = self.channel(pre, noise)  # [B·N, H·k], [B·N, H, 2r], [B·N, H]
         mu, logvar = split_posterior(stats, self.config)  # [B·N, H, r] each
         out = self.dec[-1](hidden.view(B * N, H, k))  # [B·N, H, d]

@@ -173,6 +173,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"weights file {str(path)!r} does not exist; give the path of a local .safetensors, "
             ".pth, .bin or .npz file"
         )
+    state: object  # whatever the file holds; checked to be a state dict below
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from typing import Any
+from typing import Any, cast
 
 import timm
 import torch
@@ -69,6 +69,8 @@ def arch_kwargs_from_vit(model: nn.Module, name: str = "model") -> dict[str, Any
             f"{name!r} is a ViT variant infovit cannot rebuild ({', '.join(problems)}); use a "
             "standard pre-norm ViT (vit_tiny/small/base_patchN_SIZE)"
         )
+    # the checks above passed: a plain Block with timm's Attention and Mlp (narrows the types)
+    assert isinstance(blk, Block) and isinstance(blk.attn, Attention) and isinstance(blk.mlp, Mlp)
     pe = model.patch_embed
     return dict(
         img_size=tuple(pe.img_size),
@@ -78,7 +80,8 @@ def arch_kwargs_from_vit(model: nn.Module, name: str = "model") -> dict[str, Any
         embed_dim=model.embed_dim,
         depth=len(model.blocks),
         num_heads=blk.attn.num_heads,
-        mlp_ratio=blk.mlp.fc1.out_features / model.embed_dim,
+        # typed Linear | Conv2d (Mlp's use_conv); a ViT's MLP is linear
+        mlp_ratio=cast(nn.Linear, blk.mlp.fc1).out_features / model.embed_dim,
         qkv_bias=blk.attn.qkv.bias is not None,
         qk_norm=not isinstance(blk.attn.q_norm, nn.Identity),
         proj_bias=blk.attn.proj.bias is not None,

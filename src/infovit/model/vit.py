@@ -13,8 +13,9 @@ the image logit is exactly the mean of per-patch logits ``head(norm(x_i))`` — 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from timm.models.vision_transformer import VisionTransformer
@@ -82,7 +83,7 @@ class InfoViT(VisionTransformer):
     @property
     def grid_size(self) -> tuple[int, int]:
         """Patch grid (rows, cols); patch token i sits at (i // cols, i % cols)."""
-        return tuple(self.patch_embed.grid_size)  # type: ignore[return-value]
+        return tuple(self.patch_embed.grid_size)
 
     @property
     def num_patches(self) -> int:
@@ -92,7 +93,7 @@ class InfoViT(VisionTransformer):
         """Evaluation noise of every bottleneck: ``"sample"`` (paper) or ``"mean"`` (μ only)."""
         if noise not in ("sample", "mean"):
             raise ValueError(f"noise must be 'sample' or 'mean', got {noise!r}")
-        for blk in self.blocks:
+        for blk in cast(Sequence[InfoBlock], self.blocks):  # nn.Sequential iterates as Module
             if blk.attn is not None:
                 blk.attn.noise = noise
         return self
@@ -111,7 +112,9 @@ class InfoViT(VisionTransformer):
         x = self.patch_drop(x)
         return self.norm_pre(x)
 
-    def forward_features(self, x: Tensor, tap: Tap | None = None) -> Tensor:
+    # timm's forward/forward_features take (x, attn_mask, is_causal); InfoViT's take a Tap and
+    # no mask (deliberately narrower signatures, so mypy's override check is silenced)
+    def forward_features(self, x: Tensor, tap: Tap | None = None) -> Tensor:  # type: ignore[override]
         """Normed token features [B, T, D]; ``tap`` collects per-block analysis records."""
         x = self._embed(x)
         for blk in self.blocks:
@@ -128,7 +131,7 @@ class InfoViT(VisionTransformer):
         """Per-patch logits [B, P, C] from normed features: each patch's own vote."""
         return self.head(self.head_drop(features[:, self.num_prefix_tokens :]))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         return self.forward_head(self.forward_features(x))
 
     def forward_info(
@@ -148,12 +151,18 @@ class InfoViT(VisionTransformer):
         out = InfoOutput(logits=self.forward_head(features), kl=None)
         records = tap.records
         if self.variant == "ib":
-            out.kl = torch.stack([r.kl for r in records], dim=1)  # [B, L, H, T]
+            out.kl = _stack([r.kl for r in records])  # [B, L, H, T]
             if return_posterior:
-                out.mu = torch.stack([r.mu for r in records], dim=1)  # [B, L, H, T, r]
-                out.logvar = torch.stack([r.logvar for r in records], dim=1)
+                out.mu = _stack([r.mu for r in records])  # [B, L, H, T, r]
+                out.logvar = _stack([r.logvar for r in records])
         if return_attn and records:
-            out.attn = torch.stack([r.attn for r in records], dim=1)  # [B, L', H, T, T]
+            out.attn = _stack([r.attn for r in records])  # [B, L', H, T, T]
         if return_patch_logits:
             out.patch_logits = self.forward_patch_logits(features)  # [B, P, C]
         return out
+
+
+def _stack(fields: list[Tensor | None]) -> Tensor:
+    """One field of every block's record, stacked on dim 1. The tap asked for the field, so
+    each record has it (typed ``Tensor | None`` as records fill only what is asked for)."""
+    return torch.stack(cast(list[Tensor], fields), dim=1)

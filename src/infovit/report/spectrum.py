@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class SpectrumRow:
     run: str
 
 
-def spectrum_rows(runs: list[str | Path], analysis_dir: str | Path) -> list[SpectrumRow]:
+def spectrum_rows(runs: Sequence[str | Path], analysis_dir: str | Path) -> list[SpectrumRow]:
     """One row per run, read from the per-run spectrum table that ``infovit analyze`` wrote
     into ``analysis_dir`` (its accuracy over the extraction's passes: no second evaluation)."""
     from infovit.analysis.tables import read_csv
@@ -94,17 +95,21 @@ def write_summary(
     return table
 
 
+def _measured_kl(row: SpectrumRow) -> float:
+    """KL per image of a row known to have one (the plotted IB rows)."""
+    assert row.kl_per_image is not None
+    return row.kl_per_image
+
+
 def plot_spectrum(
     rows: list[SpectrumRow], out_path: str | Path, ceilings: dict[str, float] | None = None
 ) -> list[Path]:
     """Val top-1 vs total KL per image (log x). Endpoints: no-attention at the left edge,
     unmodified ViT as a band at the right; writes PNG and PDF next to ``out_path``."""
-    ib = sorted(
-        (r for r in rows if r.variant == "ib" and r.kl_per_image), key=lambda r: r.kl_per_image
-    )
+    ib = sorted((r for r in rows if r.variant == "ib" and r.kl_per_image), key=_measured_kl)
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
     if ib:
-        xs = [r.kl_per_image for r in ib]
+        xs = [_measured_kl(r) for r in ib]
         ax.errorbar(
             xs,
             [r.top1 for r in ib],

@@ -42,7 +42,7 @@ def config_keys() -> list[str]:
 
     def walk(cls: Any, prefix: str) -> None:
         for f in fields(cls):
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            default = f.default_factory() if callable(f.default_factory) else f.default
             if is_dataclass(default):
                 walk(type(default), f"{prefix}{f.name}.")
             else:

@@ -93,9 +93,9 @@ class RunLock:
                 "support locks; make sure only one trainer uses this run folder",
                 file=sys.stderr,
             )
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         os.fsync(fd)
         self._fd = fd
         _HELD.add(fd)

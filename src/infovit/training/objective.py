@@ -16,6 +16,8 @@ __all__ = ["SQRT_KL_EPS", "LossParts", "beta_at", "information_loss", "topk_hits
 
 def beta_at(cfg: BetaConfig, epoch: float) -> float:
     """β after ``epoch`` (fractional) epochs: constant, linear ramp from 0, or log ramp."""
+    if cfg.value is None:
+        raise TypeError("beta_at needs a known β; beta.value is null (an imported run)")
     if cfg.schedule == "constant" or cfg.warmup_epochs <= 0 or epoch >= cfg.warmup_epochs:
         return float(cfg.value)
     frac = max(epoch, 0.0) / cfg.warmup_epochs
@@ -43,7 +45,7 @@ def information_loss(
     kl: Tensor | None,
     beta: float,
     convention: str,
-    objective: str = "kl",
+    objective: str | None = "kl",
 ) -> LossParts:
     """``CE + β·KL`` where ``kl`` is [B, L, H, T] nats (None: a model without bottlenecks).
 
@@ -52,7 +54,8 @@ def information_loss(
     ``objective="sqrt_kl"`` (mean convention only): β multiplies the mean over batch and
     blocks × heads of √(mean over tokens of max(KL, 0) + ε), the paper's code's ``--sqrt-kl``.
     Concave in each head's KL, it costs less to spend a head's nats in few heads. ``kl_image``
-    is always the plain KL in nats per image.
+    is always the plain KL in nats per image. An unknown ``objective`` (None, as imported runs
+    record it) is only accepted without a KL; with one it raises :class:`ValueError`.
     """
     ce = F.cross_entropy(logits.float(), target)
     if kl is None:

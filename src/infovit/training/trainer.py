@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -175,8 +175,8 @@ def train(
         return _resume(out, progress, stop_after_epochs, on_step, lock)
     if config is None:
         raise ValueError("train() needs a config unless resuming")
-    if config.model.variant == "ib" and (
-        config.beta.value is None or config.beta.objective is None
+    if config.beta.value is None or (
+        config.model.variant == "ib" and config.beta.objective is None
     ):
         raise InfovitError(
             "beta.value and beta.objective must be known to train (null marks an imported run); "
@@ -303,7 +303,11 @@ def _seed_everything(seed: int) -> None:
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
     """Every global RNG the loop can draw from, as tensors and plain tuples."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]  # noqa: NPY002
+    # numpy's stub gives the legacy=False dict for get_state(); the default is the legacy tuple
+    kind, keys, pos, has_gauss, gauss = cast(
+        tuple[str, np.ndarray, int, int, float],
+        np.random.get_state(),  # noqa: NPY002
+    )
     state: dict[str, Any] = {
         "rng_cpu": torch.get_rng_state(),
         "rng_python": random.getstate(),
