@@ -186,6 +186,21 @@ def infer_reference_arch(
         raise InfovitError("checkpoint lacks the MLP of block 0 (blocks.0.blk.mlp.fc1.weight)")
     mlp_ratio = state[fc1_key].shape[0] / embed_dim
 
+    def arch(heads: int, rank: int, hidden: int, kind: str) -> ReferenceArch:
+        return ReferenceArch(
+            depth=depth,
+            embed_dim=embed_dim,
+            num_heads=heads,
+            head_dim=embed_dim // heads,
+            patch_size=patch,
+            grid=grid,
+            num_classes=int(head.shape[0]),
+            mlp_ratio=float(mlp_ratio),
+            rank=rank,
+            hidden=hidden,
+            variant=kind,
+        )
+
     heads0 = _ib_layout(state, 1)[0]
     enc_heads = sorted(h for which, h in heads0 if which == "enc_list")
     if variant in ("vit", "no_attn"):
@@ -200,19 +215,7 @@ def infer_reference_arch(
                 f"cannot tell the head count of width {embed_dim} (not timm's 64 per head); "
                 "pass --num-heads"
             )
-        return ReferenceArch(
-            depth=depth,
-            embed_dim=embed_dim,
-            num_heads=heads,
-            head_dim=embed_dim // heads,
-            patch_size=patch,
-            grid=grid,
-            num_classes=int(head.shape[0]),
-            mlp_ratio=float(mlp_ratio),
-            rank=0,
-            hidden=0,
-            variant=variant,
-        )
+        return arch(heads, rank=0, hidden=0, kind=variant)
     if not enc_heads:
         raise InfovitError(
             "checkpoint has no bottleneck (no 'blocks.0.blk.attn.ib.enc_list.*' tensors): an "
@@ -245,18 +248,7 @@ def infer_reference_arch(
         )
     if rank2 % 2:
         raise InfovitError(f"encoder output has odd width {rank2}; expected 2r (μ and log σ²)")
-    return ReferenceArch(
-        depth=depth,
-        embed_dim=embed_dim,
-        num_heads=num_heads,
-        head_dim=embed_dim // num_heads,
-        patch_size=patch,
-        grid=grid,
-        num_classes=int(head.shape[0]),
-        mlp_ratio=float(mlp_ratio),
-        rank=int(rank2 // 2),
-        hidden=hidden,
-    )
+    return arch(num_heads, rank=int(rank2 // 2), hidden=hidden, kind="ib")
 
 
 def convert_reference_state(
