@@ -26,6 +26,7 @@ __all__ = [
     "choose_dtype",
     "component_factors",
     "factor_width",
+    "float32_error_bound",
     "kl_row_factors",
     "log_density_matrix",
     "rounding_error",
@@ -121,6 +122,15 @@ def choose_dtype(
         return _DTYPES[requested]
     if requested != "auto":
         raise InfovitError(f"dtype must be 'auto', 'float32' or 'float64', got {requested!r}")
+    worst = float32_error_bound(channels, centers, joint)
+    return torch.float32 if worst <= tolerance else torch.float64
+
+
+def float32_error_bound(
+    channels: Sequence[GaussianChannel], centers: Sequence[Tensor], joint: bool = False
+) -> float:
+    """The largest :func:`rounding_error` of float32 GEMMs over ``channels`` (nats per
+    log-ratio; doubled for a joint channel, whose log-ratio is the sum of two)."""
     eps32 = 2.0**-24
     worst = max(rounding_error(ch, c, eps32) for ch, c in zip(channels, centers, strict=True))
-    return torch.float32 if worst * (2.0 if joint else 1.0) <= tolerance else torch.float64
+    return worst * (2.0 if joint else 1.0)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -42,13 +43,14 @@ from infovit.errors import InfovitError
 from infovit.information.bhattacharyya import BhattacharyyaSource, KLSource
 from infovit.information.channel import GaussianChannel, as_channel, check_same_points
 from infovit.information.engine import TileSource, log_sums
-from infovit.information.gaussian import choose_dtype
+from infovit.information.gaussian import choose_dtype, float32_error_bound
 from infovit.information.mc import MonteCarloSource
 from infovit.information.moments import Moments
 from infovit.information.rng import STREAM_COLUMNS, STREAM_ROWS, generator
 
 __all__ = [
     "METHODS",
+    "PRECISION_FRACTION",
     "Estimate",
     "InformationMatrix",
     "information_matrix",
@@ -57,6 +59,10 @@ __all__ = [
 ]
 
 METHODS = ("mc", "bhattacharyya", "kl")
+# float32's rounding bound may be at most this fraction of the smallest standard error (else
+# "auto" redoes the pass in float64). The bound is a worst case per log-ratio: measured shifts
+# of an estimate are 0.1–0.2 of it, so at 1 the shift stays near a tenth of the reported error.
+PRECISION_FRACTION = 1.0
 ChannelsLike = Sequence[GaussianChannel] | Mapping[str, tuple[Any, Any]]
 
 
@@ -156,7 +162,7 @@ def _one_intra_op_thread(enabled: bool) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _run(
+def _pass(
     chans: list[GaussianChannel],
     *,
     method: str,
@@ -164,7 +170,7 @@ def _run(
     n_samples: int | None,
     n_components: int | None,
     seed: int,
-    dtype: str,
+    dtype: torch.dtype | str,
     device: str | torch.device,
     row_chunk: int | None,
     col_chunk: int | None,
@@ -182,7 +188,11 @@ def _run(
         workers = torch.get_num_threads() if dev.type == "cpu" else 1
     with _one_intra_op_thread(workers > 1), torch.inference_mode():
         centers = [ch.mu.to(torch.float64).mean(dim=0) for ch in chans]  # [r] per channel
-        gemm_dtype = choose_dtype(chans, centers, dtype, joint=pairs)
+        gemm_dtype = (
+            dtype
+            if isinstance(dtype, torch.dtype)
+            else choose_dtype(chans, centers, dtype, joint=pairs)
+        )
         columns = _subset(n_points, n_components, seed, STREAM_COLUMNS, "n_components")
         n_tiles = len(chans) * (2 if pairs and method == "mc" else 1)
         rows_per_chunk, cols_per_chunk = _chunks(method, n_tiles, row_chunk, col_chunk)
@@ -221,6 +231,42 @@ def _run(
     return moments.result(fpc), settings
 
 
+def _run(
+    chans: list[GaussianChannel], *, dtype: str, pairs: bool, **kwargs: Any
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """One pass in the chosen precision, checked against the standard errors it reports.
+
+    float32's rounding is bounded a priori (:func:`~infovit.information.gaussian.
+    float32_error_bound`), but whether that bound is small depends on the errors the estimate
+    itself has: near-deterministic channels (components many σ apart) have standard errors of
+    1e-7 nats and less, far below float32's rounding. So with ``dtype="auto"`` a float32 pass
+    whose bound exceeds ``PRECISION_FRACTION`` of its smallest standard error is redone in
+    float64 (the reason is recorded in the settings); an explicit ``"float32"`` in that case
+    warns. Nothing is clipped: an estimate above log L is a rounding error, and shows.
+    """
+    res, settings = _pass(chans, dtype=dtype, pairs=pairs, **kwargs)
+    if settings["dtype"] != "float32":
+        return res, settings
+    centers = [ch.mu.to(torch.float64).mean(dim=0) for ch in chans]
+    bound = float32_error_bound(chans, centers, joint=pairs)
+    keys = ("mi_se", "self_mi_se", "pair_mi_se")  # nats (NMI's error is a ratio's)
+    errors = np.concatenate([np.ravel(res[k]) for k in keys if k in res])
+    errors = errors[np.isfinite(errors)]
+    smallest = float(errors.min()) if errors.size else float("inf")
+    if bound <= PRECISION_FRACTION * smallest:
+        return res, settings
+    why = (
+        f"float32 rounding (≤ {bound:.2g} nats per log-ratio) exceeds the smallest standard "
+        f"error ({smallest:.2g} nats)"
+    )
+    if dtype != "auto":
+        warnings.warn(f"{why}; the estimate may be biased beyond its error: use float64",
+                      RuntimeWarning, stacklevel=3)  # fmt: skip
+        return res, {**settings, "dtype_warning": why}
+    res, settings = _pass(chans, dtype=torch.float64, pairs=pairs, **kwargs)
+    return res, {**settings, "dtype_reason": f"{why}; redone in float64"}
+
+
 def information_matrix(
     channels: ChannelsLike,
     *,
@@ -240,7 +286,9 @@ def information_matrix(
     All channels must cover the same patches in the same order. Cost ∝ rows × components ×
     (channels · r + channels²); see the module docstring for ``n_samples``/``n_components``.
     ``dtype="auto"`` picks float32 GEMMs unless rounding could move the estimate by ~1e-3 nats
-    (see :func:`infovit.information.gaussian.choose_dtype`), float64 otherwise. ``workers``:
+    (see :func:`infovit.information.gaussian.choose_dtype`), float64 otherwise, and redoes a
+    float32 pass in float64 when float32's rounding bound exceeds the smallest standard error
+    (``settings["dtype_reason"]`` says so); an explicit ``"float32"`` then warns. ``workers``:
     threads over row chunks (default ``torch.get_num_threads()`` on CPU); results do not depend
     on it, on the chunk sizes or on the device's thread count — only on ``seed``. Monte Carlo
     row chunks are at most one random block (``infovit.information.rng.BLOCK`` samples).
