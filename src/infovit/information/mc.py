@@ -21,9 +21,13 @@ from infovit.information.engine import RowChunk, scratch
 from infovit.information.gaussian import component_factors, factor_width, sample_row_factors
 from infovit.information.rng import BLOCK, STREAM_NOISE, STREAM_NOISE_DUP, STREAM_ROWS, generator
 
-__all__ = ["MonteCarloSource"]
+__all__ = ["MIN_ROWS", "MonteCarloSource"]
 
 _F64 = torch.float64
+# Rows of the default (stratified) sampling at the least. The standard error is a CLT error of
+# the rows' mean: from one draw per patch at L = 5 it missed the truth (|z| > 1.96) in 17–40 %
+# of seeds; repeating the patches until 1024 rows brings it to the nominal 5 %.
+MIN_ROWS = 1024
 
 
 class MonteCarloSource:
@@ -32,7 +36,8 @@ class MonteCarloSource:
     Args:
         channels: the C channels.
         columns: sorted indices of the M patches whose posteriors form the marginal.
-        n_samples: number of draws; ``None`` draws once from every patch, in order.
+        n_samples: number of draws; ``None`` draws from every patch in order, as often as
+            needed for at least ``MIN_ROWS`` rows (once when L ≥ MIN_ROWS).
         seed: everything random derives from it (see :mod:`infovit.information.rng`).
         dtype: GEMM precision (see :func:`infovit.information.gaussian.choose_dtype`).
         with_dup: also draw U′ for I(U;U′).
@@ -57,7 +62,10 @@ class MonteCarloSource:
         self.has_dup = with_dup
         self.dtype, self.device = dtype, device
         self.n_samples = n_samples
-        self.n_rows = self.n_points if n_samples is None else int(n_samples)
+        if n_samples is None:  # stratified: every patch equally often, ≥ MIN_ROWS rows in all
+            self.n_rows = self.n_points * math.ceil(MIN_ROWS / self.n_points)
+        else:
+            self.n_rows = int(n_samples)
         self.seed, self.row_chunk = int(seed), int(row_chunk)
         self.centers = [c.to(_F64) for c in centers]
         self.n_columns = int(columns.shape[0])
@@ -95,7 +103,7 @@ class MonteCarloSource:
             first = block * BLOCK
             size = min(BLOCK, self.n_rows - first)
             if self.n_samples is None:
-                x = torch.arange(first, first + size)
+                x = torch.arange(first, first + size) % self.n_points
             else:
                 x = torch.randint(
                     self.n_points, (size,), generator=generator(self.seed, STREAM_ROWS, block)

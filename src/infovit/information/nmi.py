@@ -16,7 +16,8 @@ bound); see :mod:`infovit.information.bhattacharyya`.
 Subsampling (both cut the cost, which is ∝ rows × components):
 
 * ``n_samples`` — rows of the outer expectation. MC: that many iid draws of (x, u) (``None``:
-  one draw per patch, stratified, for which the reported error is conservative). Distance
+  every patch in order, stratified, repeated until at least ``mc.MIN_ROWS`` = 1024 rows, so
+  that the error's normal approximation holds also for few patches). Distance
   methods: a random subset of patches; the error includes the finite-population correction.
   This only adds variance, reported in the standard error.
 * ``n_components`` — patches whose posteriors form the marginal p̂(u). Each row's own component
