@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from infovit import __version__
-from infovit.errors import InfovitError, RunInterrupted
+from infovit.errors import InfovitError, RunInterrupted, one_line
 
-__all__ = ["build_parser", "main", "split_overrides"]
+__all__ = ["build_parser", "main", "one_line", "split_overrides"]
 
 # Sub-command modules, in the order `infovit --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -69,30 +68,6 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
             rest.append(token)
             i += 1
     return rest, overrides
-
-
-def one_line(err: BaseException) -> str:
-    """The user-facing line of an error: its first line, or, when a DataLoader worker wrapped
-    the error in its traceback text, the line of the InfovitError in it (not the worker's
-    header, nor the cause printed before it); the exception type when there is no message."""
-    text = str(err).strip()
-    if not text:
-        return f"{type(err).__name__} (no message)"
-    lines = text.splitlines()
-    prefix = f"{InfovitError.__module__}.{InfovitError.__name__}: "
-    for line in lines:
-        if line.startswith(prefix) and line[len(prefix) :].strip():
-            return line[len(prefix) :].strip()
-    if any(_TRACEBACK in line for line in lines):
-        for line in reversed(lines):  # the raised exception is printed last: "pkg.Type: msg"
-            match = _EXCEPTION_LINE.match(line)
-            if match and match["message"].strip():
-                return match["message"].strip()
-    return next(line.strip() for line in lines if line.strip())
-
-
-_TRACEBACK = "Traceback"
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*: (?P<message>.+)$")
 
 
 class _Parser(argparse.ArgumentParser):

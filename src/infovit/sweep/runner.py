@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from infovit.errors import InfovitError, RunInterrupted
+from infovit.errors import InfovitError, RunInterrupted, one_line
 from infovit.sweep.folder import SweepFolder
 from infovit.training.config import Config
 from infovit.training.distributed import Distributed
@@ -38,12 +38,6 @@ _OUTCOMES = {
     130: "interrupted",
     EXIT_SKIPPED: "skipped",
 }
-
-
-def _one_line(err: BaseException) -> str:
-    from infovit.cli.main import one_line
-
-    return one_line(err)
 
 
 def run_one(sweep: SweepFolder, name: str, where: str = "local", progress: bool = True) -> str:
@@ -95,8 +89,8 @@ def _train_one(
         sweep.record(name, interrupted=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         raise
     except Exception as err:  # any failure of one run is reported, the others go on
-        sweep.record(name, error=_one_line(err) if isinstance(err, InfovitError) else
-                     f"{type(err).__name__}: {_one_line(err)}")  # fmt: skip
+        sweep.record(name, error=one_line(err) if isinstance(err, InfovitError) else
+                     f"{type(err).__name__}: {one_line(err)}")  # fmt: skip
         return "failed"
     sweep.record(name, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     return "done"
