@@ -96,6 +96,9 @@ class SeededSamples(Dataset):
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
+        # A data set without a transform (the synthetic one, generated in memory) draws no
+        # random numbers: its samples pass through, without the per-sample RNG save and restore.
+        self.seeded = getattr(dataset, "transform", None) is not None
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -109,6 +112,8 @@ class SeededSamples(Dataset):
         if isinstance(key, int):
             return self.dataset[key]
         index, seed = key
+        if not self.seeded:
+            return self.dataset[index]
         in_main = get_worker_info() is None
         if in_main:
             saved = torch.get_rng_state(), random.getstate(), np.random.get_state()  # noqa: NPY002
