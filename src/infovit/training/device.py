@@ -31,9 +31,10 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
 
     Not bf16 on CPUs with native bf16 (AMX, AVX512-BF16) either: on such a CPU, bf16 autocast
     trains ViT-Tiny at 224 px about 1.5× faster, but the demo's small models (width 64, 36
-    tokens) 0.6× as fast (686–712 vs 1157–1207 img/s, the casts cost more than the matrix
-    products save), and the demo's seed-42 no-attention model ended at 50.3 % instead of
-    55.6 %. Ask for it with ``amp: bf16`` where it pays.
+    tokens) only 0.6× as fast (686–712 vs 1157–1207 img/s: the casts cost more than the matrix
+    products save), so a CPU default of bf16 would slow the CPU case it is meant for. (The one
+    demo model compared, no-attention at seed 42, ended at 50.3 % in bf16, inside float32's
+    50.1–55.6 % over seeds.) Ask for it with ``amp: bf16`` where it pays.
     """
     if amp == "off" or (amp == "auto" and device.type != "cuda"):
         return None
