@@ -27,6 +27,7 @@ __all__ = [
     "atomic_path",
     "disk_full_error",
     "fsync_dir",
+    "remove_entry",
     "remove_stale_temporaries",
     "write_bytes",
     "write_json",
@@ -128,9 +129,14 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
         return removed
     for entry in folder.iterdir():
         if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            remove_entry(entry)
             removed.append(entry)
     return removed
+
+
+def remove_entry(entry: Path) -> None:
+    """Delete a file, link or folder (with its contents), whichever ``entry`` is."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)

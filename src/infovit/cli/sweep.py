@@ -119,16 +119,10 @@ def _start(spec_path: str, args: argparse.Namespace, overrides: list[str]) -> in
         run_local,
         run_submitit,
     )
-    from infovit.training.config import parse_scalar
+    from infovit.training.config import iter_overrides, parse_scalar
 
     config_overrides, slurm = [], {}
-    i = 0
-    while i < len(overrides):  # --slurm.KEY VALUE go to the executor, the rest to every run
-        token = overrides[i]
-        key, eq, value = token[2:].partition("=")
-        if not eq:
-            value, i = overrides[i + 1], i + 1
-        i += 1
+    for token, key, value in iter_overrides(overrides):  # --slurm.KEY: the executor's
         if key.startswith("slurm."):
             slurm[key.removeprefix("slurm.").replace("-", "_")] = parse_scalar(value, token)
         else:

@@ -159,11 +159,14 @@ class SweepFolder:
             return {}
 
     def status(self) -> list[RunStatus]:
-        return [self.run_status(name) for name in self.run_names()]
+        runs = self.spec()["runs"]  # sweep.yaml read once, not once per run
+        return [self.run_status(name, runs[name]["config"]) for name in runs]
 
-    def run_status(self, name: str) -> RunStatus:
+    def run_status(self, name: str, config: dict[str, Any] | None = None) -> RunStatus:
+        """Where run ``name`` stands (``config``: its config from the spec, if already read)."""
         record = self.status_record(name)
-        epochs = int(self.run_config(name)["optim"]["epochs"])
+        config = config if config is not None else self.run_config(name)
+        epochs = int(config["optim"]["epochs"])
         run = RunFolder(self.run_dir(name))
         epoch, best, kl = 0, None, None
         if run.config_path.is_file():

@@ -256,9 +256,9 @@ def _stop_and_reap(pid: int, timeout: float) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def check_submitit(params: dict[str, Any], local: bool) -> dict[str, Any]:
-    """The executor parameters for ``--slurm.*`` options, checked before anything is written:
-    submitit installed, SLURM present (unless ``local``), a valid ``time``."""
+def check_submitit(params: dict[str, Any], local: bool) -> None:
+    """Check the ``--slurm.*`` options before anything is written: submitit installed, SLURM
+    present (unless ``local``), a valid ``time`` and ``max_num_timeout``."""
     try:
         import submitit  # noqa: F401
     except ModuleNotFoundError as err:
@@ -270,10 +270,11 @@ def check_submitit(params: dict[str, Any], local: bool) -> dict[str, Any]:
             "--executor slurm: no SLURM on this machine (srun not found); submit from a login "
             "node, or try the job array here with --executor submitit-local"
         )
-    params = dict(params)
     if "time" in params:
-        params["time"] = _minutes(params["time"])
-    return params
+        _minutes(params["time"])
+    timeouts = params.get("max_num_timeout", 30)
+    if isinstance(timeouts, bool) or not isinstance(timeouts, int) or timeouts < 0:
+        raise InfovitError(f"--slurm.max_num_timeout must be an integer ≥ 0, got {timeouts!r}")
 
 
 def run_submitit(
@@ -287,14 +288,13 @@ def run_submitit(
     LocalExecutor (the same code path on this machine). Returns the jobs."""
     import submitit
 
-    params = check_submitit(params, local)
+    check_submitit(params, local)
+    params = dict(params)
     if not names:
         _say("nothing to submit: every run is done or running")
         return []
     folder = sweep.path / "slurm" / "%j"
     timeouts = params.pop("max_num_timeout", 30)  # requeues after a time limit
-    if isinstance(timeouts, bool) or not isinstance(timeouts, int) or timeouts < 0:
-        raise InfovitError(f"--slurm.max_num_timeout must be an integer ≥ 0, got {timeouts!r}")
     if local:
         executor: Any = submitit.LocalExecutor(folder=folder, max_num_timeout=timeouts)
         executor.update_parameters(

@@ -20,6 +20,7 @@ bad value is refused before anything is written.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import re
 from dataclasses import dataclass, fields, is_dataclass
@@ -34,6 +35,11 @@ from infovit.training.config import Config, apply_overrides
 __all__ = ["RunPoint", "SweepSpec", "config_keys", "load_spec"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+
+
+@functools.cache
+def _config_keys() -> tuple[str, ...]:
+    return tuple(config_keys())
 
 
 def config_keys() -> list[str]:
@@ -165,8 +171,8 @@ def _base(base: Any, root: Path) -> dict[str, Any]:
 
 
 def _check_key(key: Any, where: str) -> str:
-    if not isinstance(key, str) or key not in config_keys():
-        raise InfovitError(f"unknown {where} key {key!r}; known keys: {', '.join(config_keys())}")
+    if not isinstance(key, str) or key not in _config_keys():
+        raise InfovitError(f"unknown {where} key {key!r}; known keys: {', '.join(_config_keys())}")
     return key
 
 
@@ -216,8 +222,7 @@ def _check_name(name: Any) -> str:
 def _alias(key: str, keys: set[str]) -> str:
     """``beta.value`` → ``beta``; ``optim.seed`` → ``seed``; the full key where that is
     ambiguous within the sweep."""
-    parts = key.split(".")
-    short = parts[-2] if parts[-1] == "value" and len(parts) > 1 else parts[-1]
+    short = _short(key)
     clash = [k for k in keys if k != key and _short(k) == short]
     return key if clash else short
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import typing
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "DataConfig",
     "OptimConfig",
     "apply_overrides",
+    "iter_overrides",
     "load_config",
     "parse_scalar",
 ]
@@ -323,6 +325,22 @@ def _read_yaml_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def iter_overrides(tokens: list[str]) -> Iterator[tuple[str, str, str]]:
+    """``["--a.b", "1", "--c.d=2"]`` → (token, ``a.b``, ``1``), (token, ``c.d``, ``2``)."""
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--"):
+            raise InfovitError(f"expected an override like --beta.value 0.1, got {token!r}")
+        key, eq, value = token[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(tokens):
+                raise InfovitError(f"override {token} needs a value, e.g. {token} 1")
+            value, i = tokens[i + 1], i + 1
+        i += 1
+        yield token, key, value
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``["--beta.value", "0.1", "--model.bottleneck.rank=8"]`` to a config mapping.
 
@@ -331,18 +349,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     value is taken as written: YAML would read ``off`` as false.
     """
     data = _to_plain(data)
-    items = list(overrides)
-    i = 0
-    while i < len(items):
-        token = items[i]
-        if not token.startswith("--"):
-            raise InfovitError(f"expected an override like --beta.value 0.1, got {token!r}")
-        key, eq, value = token[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(items):
-                raise InfovitError(f"override {token} needs a value, e.g. {token} 1")
-            value, i = items[i + 1], i + 1
-        i += 1
+    for token, key, value in iter_overrides(overrides):
         parts = key.replace("-", "_").split(".")
         if len(parts) < 2 or not all(parts):
             raise InfovitError(f"override {token!r} must name a section, e.g. --beta.value")

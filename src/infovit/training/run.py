@@ -25,6 +25,7 @@ before checkpoints were units (``checkpoints/last.safetensors``, ``last.json``,
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -45,9 +46,15 @@ from safetensors.torch import save as save_safetensors
 from torch.utils.data import Dataset
 
 from infovit import __version__
-from infovit.atomic import disk_full_error, remove_stale_temporaries, write_json, write_text
+from infovit.atomic import (
+    disk_full_error,
+    remove_entry,
+    remove_stale_temporaries,
+    write_json,
+    write_text,
+)
 from infovit.data.datasets import build_dataset, parse_data_spec
-from infovit.errors import InfovitError
+from infovit.errors import InfovitError, one_line
 from infovit.model.factory import build_model
 from infovit.model.vit import InfoViT
 from infovit.training.checkpoint import (
@@ -139,7 +146,7 @@ class Checkpoint:
         except Exception as err:
             raise InfovitError(
                 f"training state of {str(self.source)!r} is truncated or unreadable "
-                f"({_first_line(err)}); it cannot be resumed from"
+                f"({one_line(err)}); it cannot be resumed from"
             ) from err
         if not isinstance(state, dict) or "optimizer" not in state:
             raise InfovitError(f"training state of {str(self.source)!r} lacks the optimizer")
@@ -156,15 +163,8 @@ class Checkpoint:
         if self.unit is not None:
             digest = self.unit.digest(WEIGHTS)
         else:
-            import hashlib
-
             digest = hashlib.sha256(self.read(WEIGHTS)).hexdigest()
         return {"tag": self.tag, "step": self.step, "weights_sha256": digest}
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
 
 
 def _optimizer_step(state: dict[str, Any]) -> int | None:
@@ -274,12 +274,8 @@ class RunFolder:
             shutil.rmtree(self.path, ignore_errors=True)
             return
         for entry in self.path.iterdir() if self.path.is_dir() else []:
-            if entry.name == LOCK_NAME:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            if entry.name != LOCK_NAME:
+                remove_entry(entry)
 
     def recover(self) -> list[str]:
         """Clean up after a writer that was killed: finish an interrupted checkpoint swap and
@@ -434,9 +430,10 @@ class RunFolder:
     def checkpoint_info(self, tag: str) -> dict[str, Any]:
         return self.checkpoint(tag).info
 
-    def load_weights(self, tag: str, model: torch.nn.Module) -> Checkpoint:
-        """Load checkpoint ``tag`` into ``model``; the weights must fit its architecture."""
-        checkpoint = self.checkpoint(tag)
+    def load_weights(self, tag: str | Checkpoint, model: torch.nn.Module) -> Checkpoint:
+        """Load checkpoint ``tag`` (or an opened :class:`Checkpoint`) into ``model``; the weights
+        must fit its architecture."""
+        checkpoint = tag if isinstance(tag, Checkpoint) else self.checkpoint(tag)
         tensors = checkpoint.tensors()
         own = model.state_dict()
         missing = sorted(set(own) - set(tensors))

@@ -268,8 +268,7 @@ def _resume(
         cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
         loaders = build_loaders(config, device, dist)
         model = build_model(config.model, load_weights=False)
-        if run.load_weights("last", model).step != checkpoint.step:
-            raise InfovitError(f"the last checkpoint of {str(run.path)!r} changed while resuming")
+        run.load_weights(checkpoint, model)  # the very unit whose state was read
         trainer = _Trainer(
             run, config, model.to(device), loaders, device, cadence, progress, on_step, dist
         )
@@ -398,15 +397,20 @@ class _Trainer:
             state["ranks"] = self.dist.gather(local)
         return state
 
-    def save_mid_epoch(self, epoch: int, batch: int, sums: _EpochSums) -> None:
-        info = {
+    def _info(self, epoch: int, batch: int, record: dict[str, Any] | None) -> dict[str, Any]:
+        """``info.json`` of a checkpoint after ``batch`` batches of ``epoch`` (``record``: the
+        epoch's metrics, when it is complete)."""
+        return {
             "epoch": epoch,
             "batch": batch,
-            "epoch_complete": False,
+            "epoch_complete": record is not None,
             "step": self.step,
             "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
-            "metrics": None,
+            "metrics": record,
         }
+
+    def save_mid_epoch(self, epoch: int, batch: int, sums: _EpochSums) -> None:
+        info = self._info(epoch, batch, None)
         state = self._state(epoch, batch, sums)
         if self.dist.is_main:
             self.run.save_checkpoint("last", self.model, info, state)
@@ -428,11 +432,13 @@ class _Trainer:
         own = {k: v for k, v in state.items() if not k.startswith("epoch_")}  # not rank 0's sums
         return {**own, **_rng_state(self.device)}
 
-    def _restore(self, checkpoint: Checkpoint, state: dict[str, Any]) -> tuple[int, int]:
+    def _restore(
+        self, checkpoint: Checkpoint, state: dict[str, Any], local: dict[str, Any]
+    ) -> tuple[int, int]:
         self.optimizer.load_state_dict(state["optimizer"])
         if "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
-        _restore_rng(self._local(state), self.device)
+        _restore_rng(local, self.device)
         self.step = checkpoint.step
         best = checkpoint.info.get("best_top1")
         self.best_top1 = -math.inf if best is None else float(best)
@@ -456,8 +462,8 @@ class _Trainer:
         start_epoch, start_batch, sums = 0, 0, None
         if resume_from is not None:
             checkpoint, state = resume_from
-            start_epoch, start_batch = self._restore(checkpoint, state)
             local = self._local(state)
+            start_epoch, start_batch = self._restore(checkpoint, state, local)
             if start_batch > 0 and "epoch_sums" in local:
                 sums = _EpochSums(
                     local["epoch_sums"].to(self.device),
@@ -606,14 +612,7 @@ class _Trainer:
         is_best |= epoch == config.optim.epochs - 1 and not run.has_checkpoint("best")
         if is_best:
             self.best_top1 = result.top1
-        info = {
-            "epoch": epoch,
-            "batch": self.steps_per_epoch,
-            "epoch_complete": True,
-            "step": self.step,
-            "best_top1": None if math.isinf(self.best_top1) else self.best_top1,
-            "metrics": record,
-        }
+        info = self._info(epoch, self.steps_per_epoch, record)
         state = self._state(epoch + 1, 0, None)
         if is_best:  # first: a kill before ``last`` is written makes the resume redo this epoch
             run.save_checkpoint("best", self.model, info)
