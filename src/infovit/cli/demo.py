@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infovit.report.demo import run_demo
+    from infovit.demo.pipeline import run_demo
 
     table = run_demo(args.out, quick=args.quick, progress=not args.quiet)
     print(table)

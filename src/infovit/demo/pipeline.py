@@ -18,9 +18,9 @@ from infovit.analysis.loading import load_runs
 from infovit.analysis.report import AnalysisOptions, analyze
 from infovit.atomic import write_text
 from infovit.data.synthetic import SyntheticConfig, independent_patch_ceiling
+from infovit.demo.findings import format_findings, routing_findings
+from infovit.demo.spectrum import plot_spectrum, spectrum_rows, write_summary
 from infovit.errors import InfovitError
-from infovit.report.findings import format_findings, routing_findings
-from infovit.report.spectrum import plot_spectrum, spectrum_rows, write_summary
 from infovit.training.config import load_config
 from infovit.training.trainer import train
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infovit.report import SpectrumRow, plot_spectrum, write_summary
+from infovit.demo import SpectrumRow, plot_spectrum, write_summary
 
 
 def _row(name, variant, beta, top1, kl):
