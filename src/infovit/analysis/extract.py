@@ -25,8 +25,10 @@ from tqdm.auto import tqdm
 
 from infovit.analysis.voting import inverse_simpson, logit_range, patch_top_classes
 from infovit.atomic import atomic_path
+from infovit.data.selection import ImageSelection
 from infovit.errors import InfovitError
 from infovit.model.block import InfoBlock
+from infovit.model.capabilities import has_channel, nats_measured
 from infovit.model.vit import InfoViT
 
 __all__ = ["CACHE_VERSION", "Extraction", "extract", "extract_cached", "subset_indices"]
@@ -60,7 +62,7 @@ class Extraction:
     @property
     def measured(self) -> bool:
         """Whether attention writes are priced (False for the unmodified ViT)."""
-        return self.variant != "vit"
+        return nats_measured(self.variant)
 
     def accuracy_passes(self) -> np.ndarray:
         """Top-1 accuracy in percent of each stochastic pass: [K]."""
@@ -94,12 +96,11 @@ class Extraction:
 
 
 def subset_indices(n: int, max_images: int | None) -> np.ndarray:
-    """Evenly spaced indices: class-sorted folders stay class-balanced under ``max_images``."""
-    if max_images is None or max_images >= n:
-        return np.arange(n)
-    if max_images < 1:
+    """Evenly spaced indices (the shared ``even`` :class:`ImageSelection`): class-sorted folders
+    stay class-balanced under ``max_images``."""
+    if max_images is not None and max_images < 1:
         raise InfovitError(f"--max-images must be ≥ 1, got {max_images}")
-    return np.unique(np.linspace(0, n - 1, max_images).round().astype(np.int64))
+    return ImageSelection(max_images, "even").indices(n)
 
 
 @torch.no_grad()
@@ -125,7 +126,7 @@ def extract(
         raise InfovitError(f"--passes must be ≥ 1, got {passes}")
     device = torch.device(device)
     model = model.to(device).eval()
-    ib = model.variant == "ib"
+    ib = has_channel(model)
     blocks = cast(Sequence[InfoBlock], model.blocks)  # nn.Sequential iterates as Module
     stochastic = ib and any(blk.attn is not None and blk.attn.noise == "sample" for blk in blocks)
     K = passes if stochastic else 1
@@ -178,7 +179,7 @@ def extract(
                 mus = [out.mu[:, b, h, pre:] for b, h in latent_heads]
                 put("latent_mu", torch.stack(mus, dim=1).half())  # [B, S, P, r]
         else:
-            fill = float("nan") if model.variant == "vit" else 0.0
+            fill = 0.0 if nats_measured(model) else float("nan")
             kl_total = torch.full_like(kl_total, fill)
             put("kl_head", np.zeros((B, 0, 0, P), np.float16))
             put("kl_patch", torch.full((B, P), fill))

@@ -11,6 +11,7 @@ import numpy as np
 from infovit.analysis.extract import Extraction
 from infovit.analysis.jsd import jsd, top_fraction
 from infovit.analysis.tables import Row
+from infovit.model.capabilities import has_attention, has_channel
 
 __all__ = ["SELECTIONS", "kl_map", "kl_map_table", "select_images"]
 
@@ -39,8 +40,8 @@ def select_images(exts: list[Extraction], rule: str, count: int = 6, seed: int =
     elif rule == "misclassified":
         pool = np.flatnonzero(~preds[-1])
     else:
-        a = next((e for e in exts if e.variant == "no_attn"), exts[0])
-        b = next((e for e in exts if e.variant == "vit"), exts[-1])
+        a = next((e for e in exts if not has_attention(e)), exts[0])
+        b = next((e for e in exts if has_attention(e) and not has_channel(e)), exts[-1])
         pool = top_fraction(jsd(a.probs, b.probs), 0.1) if n else np.zeros(0, int)
     if len(pool) == 0:
         return np.zeros(0, dtype=np.int64)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from infovit.analysis.report import LoadedRun, describe_label
+from infovit.analysis.context import LoadedRun
+from infovit.analysis.run import describe_label
 from infovit.data import parse_data_spec
+from infovit.data.facts import dataset_facts
+from infovit.naming import run_names
 from infovit.training.run import RunFolder, load_model, validation_set
 
 __all__ = ["load_runs"]
@@ -20,23 +23,18 @@ def load_runs(
 ) -> list[LoadedRun]:
     """Each run's model and validation set (``data``, else the first run's own data spec).
 
-    Names are the folder names, made unique; the fingerprint identifies the checkpoint and data
-    so cached extractions are reused only while both are unchanged: the checkpoint by its
-    resolved tag, step and the SHA-256 of its weights.
+    Names follow :func:`infovit.naming.run_names` (folder names, made unique); the fingerprint
+    identifies the checkpoint and data so cached extractions are reused only while both are
+    unchanged: the checkpoint by its resolved tag, step and the SHA-256 of its weights.
     """
     loaded: list[LoadedRun] = []
-    names: set[str] = set()
     spec = data
-    for path in paths:
+    for path, name in zip(paths, run_names([Path(p).resolve() for p in paths]), strict=True):
         folder = RunFolder.open(path)
         model, config = load_model(path, tag=tag, device=device)
         spec = spec or config.data.spec
         parsed = parse_data_spec(spec)
         dataset = validation_set(config, spec)
-        name = Path(path).resolve().name
-        while name in names:
-            name += "_"
-        names.add(name)
         checkpoint = folder.checkpoint(tag)  # the one load_model loaded: auto → best or last
         loaded.append(
             LoadedRun(
@@ -50,7 +48,7 @@ def load_runs(
                     **checkpoint.fingerprint(),  # tag, step and SHA-256 of the weights
                     "data": str(parsed),
                 },
-                imagenet=parsed.name != "synthetic",
+                imagenet=dataset_facts(parsed).imagenet_normalised,
             )
         )
     return loaded

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from infovit.analysis.probes import dominant_dims, paste_patch
 from infovit.analysis.tables import Row
 from infovit.errors import InfovitError
+from infovit.model.capabilities import has_channel
 from infovit.model.vit import InfoViT
 
 __all__ = ["RepetitionResult", "repetition_probe", "repetition_table"]
@@ -51,7 +52,7 @@ def repetition_probe(
     progress: bool = True,
 ) -> RepetitionResult:
     """Measure the shift for ``pairs`` random (image, patch) pairs; see the module docstring."""
-    if model.variant != "ib":
+    if not has_channel(model):
         raise InfovitError(f"the repetition probe needs an IB model; {name} is {model.variant}")
     device = torch.device(device)
     model = model.to(device).eval()

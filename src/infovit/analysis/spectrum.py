@@ -14,6 +14,7 @@ import numpy as np
 
 from infovit.analysis.extract import Extraction
 from infovit.analysis.tables import Row
+from infovit.model.capabilities import has_channel, is_endpoint, nats_measured, variant_title
 
 __all__ = ["aggregate_spectrum", "config_label", "pareto_front", "spectrum_row"]
 
@@ -25,29 +26,28 @@ def format_beta(beta: float | None) -> str:
 
 def config_label(variant: str, beta: float | None = None, convention: str = "mean") -> str:
     """A name for one training configuration, identical across seeds."""
-    if variant == "ib":
-        return f"ib beta={format_beta(beta)} ({convention})"
-    return {"no_attn": "no attention", "vit": "unmodified ViT"}.get(variant, variant)
+    if has_channel(variant):
+        return f"{variant} beta={format_beta(beta)} ({convention})"
+    return variant_title(variant)
 
 
 def spectrum_row(ext: Extraction, label: str, seed: Any = None) -> Row:
     """One model's point: accuracy over passes and total KL per image (nats)."""
     acc = ext.accuracy_passes()
-    kl = float(np.mean(ext.kl_total)) if ext.measured else float("nan")
+    measured = nats_measured(ext)
+    kl = float(np.mean(ext.kl_total)) if measured else float("nan")
     return {
         "model": ext.name,
         "config": label,
         "variant": ext.variant,
         "seed": seed,
-        "endpoint": ext.variant in ("no_attn", "vit"),
+        "endpoint": is_endpoint(ext),
         "passes": len(acc),
         "top1": float(acc.mean()),
         "top1_std": float(acc.std()),
         "kl_per_image": kl,
-        "kl_per_image_std": float(ext.kl_total.mean(axis=0).std())
-        if ext.measured
-        else float("nan"),
-        "kl_per_patch": kl / ext.kl_patch.shape[1] if ext.measured else float("nan"),
+        "kl_per_image_std": float(ext.kl_total.mean(axis=0).std()) if measured else float("nan"),
+        "kl_per_patch": kl / ext.kl_patch.shape[1] if measured else float("nan"),
     }
 
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 __all__ = ["register", "run"]
 
-_SECTIONS = ("spectrum", "heads", "voting", "klmaps", "jsd", "extreme", "repetition")
-
 _EXAMPLES = """\
 examples:
   # the whole spectrum: endpoints plus IB runs at several β (seeds of one β are aggregated)
@@ -26,6 +24,10 @@ examples:
 
   # another data set than the one the first run was trained on
   infovit analyze runs/beta1 --data imagenet100:/data/imagenet --out analysis/in100
+
+  # the sections there are, one line each; redraw an analysis folder's figures from its tables
+  infovit analyze --list
+  infovit analyze --figures-only analysis/in100
 
 outputs (in --out): tables/*.csv, figures/*.png and *.pdf drawn from those tables, index.md and
 index.json listing every file, cache/<run>.npz (per-image extraction; re-runs load it instantly).
@@ -48,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "runs",
-        nargs="+",
+        nargs="*",
         metavar="RUN",
         help="run folders written by infovit train, or a sweep folder (its trained runs)",
     )
@@ -58,9 +60,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--only",
-        default=",".join(_SECTIONS),
         metavar="LIST",
-        help=f"comma-separated subset of {','.join(_SECTIONS)} (default: all)",
+        help="comma-separated sections of the registry (default: all; --list or --only help "
+        "names them)",
+    )
+    p.add_argument("--list", action="store_true", help="list the sections and exit")
+    p.add_argument(
+        "--figures-only",
+        metavar="DIR",
+        help="redraw the figures of an analysis folder from its saved tables (no runs needed)",
+    )
+    p.add_argument("--nmi-images", type=int, default=64, help="images whose patches NMI uses")
+    p.add_argument(
+        "--ablation-images", type=int, default=512, help="images head ablation is scored on"
     )
     p.add_argument("--passes", type=int, default=1, help="stochastic validation passes K")
     p.add_argument("--max-images", type=int, metavar="N", help="evenly spaced validation subset")
@@ -75,16 +87,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infovit.analysis.loading import load_runs
-    from infovit.analysis.report import AnalysisOptions, analyze
+    from infovit.analysis import sections
     from infovit.errors import InfovitError
+
+    if args.list or (args.only or "").strip() == "help":
+        print(sections.describe())
+        return 0
+    only = None
+    if args.only is not None:
+        only = tuple(s.strip() for s in args.only.split(",") if s.strip())
+        bad = sorted(set(only) - set(sections.names()))
+        if bad or not only:
+            raise InfovitError(f"--only: unknown {bad}; choose from {','.join(sections.names())}")
+    if args.figures_only:
+        from infovit.analysis.run import draw_figures
+
+        index = draw_figures(Path(args.figures_only), only)
+        print(f"redrew the figures of {args.figures_only} ({len(index['files'])} files listed)")
+        return 0
+    if not args.runs:
+        raise InfovitError("give run folders (or --list, or --figures-only DIR)")
+    from infovit.analysis.loading import load_runs
+    from infovit.analysis.run import AnalysisOptions, analyze
     from infovit.sweep.folder import expand_runs
     from infovit.training.device import resolve_device
 
-    only = tuple(s.strip() for s in args.only.split(",") if s.strip())
-    bad = sorted(set(only) - set(_SECTIONS))
-    if bad or not only:
-        raise InfovitError(f"--only: unknown {bad}; choose from {','.join(_SECTIONS)}")
+    for flag in ("passes", "nmi_images", "ablation_images"):
+        if getattr(args, flag) < 1:
+            raise InfovitError(f"--{flag.replace('_', '-')} must be ≥ 1, got {getattr(args, flag)}")
     if args.passes < 1:
         raise InfovitError(f"--passes must be ≥ 1, got {args.passes}")
     device = str(resolve_device(args.device))
@@ -97,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         pairs=args.pairs,
         seed=args.seed,
+        nmi_images=args.nmi_images,
+        ablation_images=args.ablation_images,
         device=device,
         progress=not args.no_progress,
     )

@@ -33,6 +33,7 @@ __all__ = [
     "BottleneckConfig",
     "BottleneckOutput",
     "HeadBottleneck",
+    "HeadOverride",
     "Noise",
     "gaussian_kl",
     "sample_posterior",
@@ -122,6 +123,29 @@ def sample_posterior(
         return mu, gaussian_kl(mu, logvar)
     eps = torch.randn(*stats.shape[:-1], config.rank, device=stats.device)  # float32
     return _SamplePosterior.apply(stats, eps, config.logvar_min, config.logvar_max)
+
+
+@dataclass(frozen=True)
+class HeadOverride:
+    """An intervention on one head's message z (head ablation, a causal test of routing).
+
+    - ``"prior"``: the head's posterior is replaced by the prior N(0, I) before sampling, so
+      z ~ N(0, I) drawn with the same reparameterisation noise ε the head would have used
+      (z = 0 under ``noise="mean"``) and the head's KL is exactly 0: a head that routes nothing.
+      A head whose posterior already equals the prior is therefore left exactly unchanged.
+    - ``"constant"``: z is replaced by ``value`` [r] at every token (e.g. the head's
+      data-set mean message E[μ]) and its KL set to 0: the message no longer depends on the
+      input, so nothing flows through the head from other patches.
+    """
+
+    mode: Literal["prior", "constant"]
+    value: Tensor | None = None  # [r], detached; required for "constant"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("prior", "constant"):
+            raise ValueError(f"override mode must be 'prior' or 'constant', got {self.mode!r}")
+        if self.mode == "constant" and self.value is None:
+            raise ValueError("a constant override needs its message value [r]")
 
 
 @dataclass
@@ -214,6 +238,9 @@ class HeadBottleneck(nn.Module):
         else:
             self.enc = nn.ModuleList([_StackedLinear(heads, head_dim, 2 * r)])
             self.dec = nn.ModuleList([_StackedLinear(heads, r, head_dim)])
+        # Per-head interventions {head: HeadOverride}; empty in training and normal use. Plain
+        # data (no parameters, no buffers): never saved in checkpoints; see HeadOverride.
+        self.overrides: dict[int, HeadOverride] = {}
         self.init_weights()
 
     def _enc(self, i: int) -> _StackedLinear:
@@ -279,9 +306,41 @@ class HeadBottleneck(nn.Module):
         stats = pre if biased else pre + self._enc(0).bias.squeeze(1)  # [M, H, e]
         for layer in self.enc[1:]:
             stats = layer(F.gelu(stats))  # [M, H, 2r] after the last layer
+        if self.overrides:
+            stats = self._prior_overrides(stats)
         z, kl = sample_posterior(stats, noise, self.config)  # [M, H, r], [M, H]
+        if self.overrides:
+            z, kl = self._constant_overrides(z, kl)
         hidden = z if len(self.dec) == 1 else F.gelu(self.dec[0](z))  # [M, H, k]
         return hidden.flatten(1), stats, kl  # [M, H·k]: heads concatenated per token
+
+    def _heads_with(self, mode: str, device: torch.device) -> Tensor:
+        """[H] bool: the heads overridden with ``mode``."""
+        mask = torch.zeros(self.heads, dtype=torch.bool, device=device)
+        for h, o in self.overrides.items():
+            if o.mode == mode:
+                mask[h] = True
+        return mask
+
+    def _prior_overrides(self, stats: Tensor) -> Tensor:
+        """Encoder output [M, H, 2r] with (μ, log σ²) = (0, 0), the prior, at "prior" heads."""
+        mask = self._heads_with("prior", stats.device)
+        if not mask.any():
+            return stats
+        return stats.masked_fill(mask[None, :, None], 0.0)
+
+    def _constant_overrides(self, z: Tensor, kl: Tensor) -> tuple[Tensor, Tensor]:
+        """z [M, H, r] set to each "constant" head's value, its KL [M, H] to 0."""
+        mask = self._heads_with("constant", z.device)
+        if not mask.any():
+            return z, kl
+        value = torch.zeros(self.heads, z.shape[-1], dtype=z.dtype, device=z.device)  # [H, r]
+        for h, o in self.overrides.items():
+            if o.mode == "constant":
+                assert o.value is not None  # checked by HeadOverride
+                value[h] = o.value.to(z.device, z.dtype)
+        z = torch.where(mask[None, :, None], value[None], z)
+        return z, kl.masked_fill(mask[None, :], 0.0)
 
     def forward(self, delta: Tensor, noise: Noise = "sample") -> BottleneckOutput:
         """The channel on given head outputs Δ [B, H, N, d], without folding."""
