@@ -407,6 +407,25 @@ CASES = [
     ),
     C("flag-unknown", ["train", "--out", "{out}", "--bogus"], "unrecognized arguments: --bogus"),
     C("command-unknown", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    # --- infovit report
+    C("report-path-missing", ["report", "{tmp}/nope", "--out", "{out}"], "does not exist"),
+    C("report-path-is-a-file", ["report", "{file}", "--out", "{out}"], "is a file; give a run"),
+    C(
+        "report-not-a-known-folder",
+        ["report", "{tmp}", "--out", "{out}"],
+        "is not a run, sweep, analysis, geometry or compare-heads folder",
+    ),
+    C(
+        "report-no-analysis",
+        ["report", "{run}", "--no-analyze", "--out", "{out}"],
+        "no analysis of run found",
+    ),
+    C("report-out-is-a-file", ["report", "{run}", "--out", "{file}"], "is a file; give a folder"),
+    C(
+        "report-out-not-a-report",
+        ["report", "{run}", "--no-analyze", "--out", "{tmp}"],
+        "exists and is not an infovit report",
+    ),
 ]
 
 

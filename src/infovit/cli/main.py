@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "infovit.cli.compare_heads",
     "infovit.cli.geometry",
     "infovit.cli.sweep",
+    "infovit.cli.report",
 )
 
 
