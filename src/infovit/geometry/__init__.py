@@ -3,7 +3,8 @@
 Per (layer, token): the covariance eigenspectrum decay α of the token's representation over N
 images (α-ReQ convention); per layer: Pearson correlation between the flattened (N × D) matrices
 of every token pair. Everything is streamed in float64 with memory independent of N, planned in
-chunks under a memory budget. Figures live in :mod:`infovit.geometry.plot` (imported on demand).
+chunks under a memory budget. Figures live in :mod:`infovit.geometry.plot` (imported on demand);
+:func:`run` is what ``infovit geometry`` does, as a library call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from infovit.geometry.extract import (
 from infovit.geometry.moments import LayerMoments, pooled_covariance
 from infovit.geometry.pipeline import GeometryResult, compute_geometry
 from infovit.geometry.powerlaw import FitConfig, PowerLawFit, alpha_from_samples, fit_powerlaw
+from infovit.geometry.run import GeometryOptions, draw_figures, replot, run
 from infovit.geometry.tables import GeometryRun, SplitTables, load_run, save_run
 from infovit.geometry.trajectories import (
     ClusterResult,
@@ -32,6 +34,7 @@ from infovit.geometry.trajectories import (
 __all__ = [
     "ClusterResult",
     "FitConfig",
+    "GeometryOptions",
     "GeometryResult",
     "GeometryRun",
     "LayerMoments",
@@ -45,6 +48,7 @@ __all__ = [
     "compare_splits",
     "compute_geometry",
     "describe_layers",
+    "draw_figures",
     "fit_powerlaw",
     "flat_pearson",
     "format_bytes",
@@ -55,6 +59,8 @@ __all__ = [
     "plan_passes",
     "pooled_covariance",
     "prepare_model",
+    "replot",
+    "run",
     "run_layers",
     "save_run",
     "token_labels",
