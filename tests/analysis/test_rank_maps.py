@@ -82,5 +82,7 @@ def test_tables_from_extractions(tmp_path):
     pixels = {20: np.random.default_rng(0).normal(size=(3, 8, 12))}
     labels = tuple(label for label, _, _ in RANK_CATEGORIES)
     paths = plot_rank_maps(rows, pixels, tmp_path / "rank_maps", False, labels)
-    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size for p in paths)
+    assert [p.suffix for p in paths] == [".png", ".pdf", ".svg"] and all(
+        p.stat().st_size for p in paths
+    )
     assert plot_rank_maps([], {}, tmp_path / "none", False) == []

@@ -22,7 +22,7 @@ def test_summary_and_figure(tmp_path):
     assert "unrestricted" in table and "30 (mean)" in table and "50.0% top-1" in table
     assert (tmp_path / "summary.csv").read_text().count("\n") == 5
     written = plot_spectrum(rows, tmp_path / "spectrum", ceilings={"ceiling": 0.5})
-    assert [p.suffix for p in written] == [".png", ".pdf"] and all(
+    assert [p.suffix for p in written] == [".png", ".pdf", ".svg"] and all(
         p.stat().st_size > 0 for p in written
     )
 

@@ -125,6 +125,8 @@ def test_compare_heads_on_saved_posteriors(tmp_path: Path, capsys: pytest.Captur
         "nmi_bhattacharyya.csv",
         "nmi_se_bhattacharyya.csv",
         "nmi_heatmap.png",
+        "nmi_heatmap.pdf",
+        "nmi_heatmap.svg",
         "summary.json",
     }
     records = _read_csv(out / "nmi.csv")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from infovit.analysis.spectrum import format_beta
 from infovit.atomic import write_text
-from infovit.plotting.common import plt, save_figure
+from infovit.plotting.figures import SpectrumPoint, draw_spectrum
+from infovit.plotting.style import new_figure, save_figure, styled
 
 __all__ = ["SpectrumRow", "plot_spectrum", "spectrum_rows", "write_summary"]
 
@@ -95,60 +96,22 @@ def write_summary(
     return table
 
 
-def _measured_kl(row: SpectrumRow) -> float:
-    """KL per image of a row known to have one (the plotted IB rows)."""
-    assert row.kl_per_image is not None
-    return row.kl_per_image
-
-
+@styled
 def plot_spectrum(
     rows: list[SpectrumRow], out_path: str | Path, ceilings: dict[str, float] | None = None
 ) -> list[Path]:
-    """Val top-1 vs total KL per image (log x). Endpoints: no-attention at the left edge,
-    unmodified ViT as a band at the right; writes PNG and PDF next to ``out_path``."""
-    ib = sorted((r for r in rows if r.variant == "ib" and r.kl_per_image), key=_measured_kl)
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    if ib:
-        xs = [_measured_kl(r) for r in ib]
-        ax.errorbar(
-            xs,
-            [r.top1 for r in ib],
-            yerr=[r.top1_std for r in ib],
-            fmt="o-",
-            color="C0",
-            capsize=3,
-            label="IB-ViT (β spectrum)",
-        )
-        for r in ib:
-            ax.annotate(
-                f"β={format_beta(r.beta)}",
-                (r.kl_per_image, r.top1),
-                textcoords="offset points",
-                xytext=(4, -10),
-                fontsize=7,
-            )
-        lo, hi = min(xs) / 3, max(xs) * 3
-    else:
-        lo, hi = 0.1, 100.0
-    ax.set_xscale("log")
-    ax.set_xlim(lo, hi)
-    for r in rows:
-        if r.variant == "no_attn":
-            ax.errorbar(
-                [lo * 1.15],
-                [r.top1],
-                yerr=[r.top1_std],
-                fmt="s",
-                color="C3",
-                label="ViT w/o attention (0 nats)",
-            )
-        if r.variant == "vit":
-            ax.axhline(r.top1, color="C2", ls="--", label="unmodified ViT")
-    for i, (label, value) in enumerate((ceilings or {}).items()):
-        ax.axhline(100 * value, color="C3", ls=(":", "-.")[i % 2], lw=1, label=label)
-    ax.set_xlabel("total KL from attention heads (nats per image, log scale)")
-    ax.set_ylabel("validation top-1 accuracy (%)")
+    """Val top-1 vs total KL per image (log x), the paper's Fig. 1b. Endpoints: no attention at
+    the left edge, the unmodified ViT as a line with its ±std band; ``ceilings`` (accuracies in
+    [0, 1]) as further lines. Writes PNG, PDF and SVG next to ``out_path``; returns the paths."""
+    points = [
+        SpectrumPoint(r.kl_per_image, r.top1, r.top1_std, f"β={format_beta(r.beta)}")
+        for r in rows
+        if r.variant == "ib" and r.kl_per_image
+    ]
+    no_attn = [(r.top1, r.top1_std) for r in rows if r.variant == "no_attn"]
+    vit = [(r.top1, r.top1_std) for r in rows if r.variant == "vit"]
+    fig = new_figure(5.2, 4.6)
+    ax = fig.add_subplot()
+    draw_spectrum(fig, ax, points, no_attn, vit, ceilings=ceilings)
     ax.set_title("Accuracy vs routed information")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
     return save_figure(fig, Path(out_path).with_suffix(""))

@@ -1,15 +1,16 @@
-"""NMI heatmaps in the style of paper 001, Fig. 6 (values only: all computation happens before)."""
+"""NMI heatmaps in the style of arXiv 2602.04784, Fig. 6 (values only: all computation happens
+before). Drawn in the one style of :mod:`infovit.plotting.style` and written as PNG, PDF and SVG.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from infovit.atomic import atomic_path
+from infovit.plotting.style import SEQUENTIAL, new_figure, save_figure, styled
 
 __all__ = ["HeatmapPanel", "plot_nmi_heatmap"]
 
@@ -25,6 +26,15 @@ class HeatmapPanel:
     nmi_se: np.ndarray
 
 
+def _cell_text(value: float, se: float) -> str:
+    if np.isnan(value):
+        return "n/a"
+    if not np.isfinite(se) or f"{se:.1g}" in ("0", "-0"):
+        return f"{value:.2f}"  # no error to show (exact, or below display precision)
+    return f"{value:.2f}\n±{se:.1g}"
+
+
+@styled
 def plot_nmi_heatmap(
     panels: Sequence[HeatmapPanel],
     row_names: Sequence[str],
@@ -33,37 +43,41 @@ def plot_nmi_heatmap(
 ) -> None:
     """Side-by-side heatmaps on a shared 0–1 scale; small matrices get ``value ± se`` labels.
 
-    Values outside [0, 1] (estimates within their error of the ends) take the end colours; grey
-    cells are undefined (NaN).
+    Values outside [0, 1] (estimates within their error of the ends) take the end colours (the
+    colour bar's arrows); grey cells are undefined (NaN). ``path``'s stem receives ``.png``,
+    ``.pdf`` and ``.svg``.
     """
     import matplotlib
-    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     n_rows, n_cols = len(row_names), len(col_names)
-    cell = 0.55 if n_rows * n_cols <= _ANNOTATE_MAX_CELLS else 0.25
-    width = max(4.0, cell * n_cols + 1.0)
-    label_width = 0.07 * max(len(n) for n in row_names)  # inches for the row names
-    height = max(2.5, cell * n_rows + 1.8)
-    fig = Figure(figsize=(width * len(panels) + label_width + 1.5, height))
+    annotate = n_rows * n_cols <= _ANNOTATE_MAX_CELLS
+    cell = 0.42 if annotate else 0.2
+    label_width = 0.065 * max((len(n) for n in row_names), default=1)  # inches for row names
+    panel_w = max(2.5, cell * n_cols)
+    height = max(2.5, cell * n_rows + 0.07 * max((len(n) for n in col_names), default=1) + 0.9)
+    fig = new_figure(panel_w * len(panels) + label_width + 1.2, height)
     axes = fig.subplots(1, len(panels), squeeze=False)
     # Grey marks NaN: NMI undefined (a channel without measurable information).
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    cmap = matplotlib.colormaps[SEQUENTIAL].with_extremes(bad="0.85")
     image = None
     for k, (ax, panel) in enumerate(zip(axes[0], panels, strict=True)):
         values = np.ma.masked_invalid(panel.nmi)
-        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap=cmap, aspect="auto")
-        ax.set_title(panel.title, fontsize=10)
+        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap=cmap, aspect="equal")
+        ax.set_title(panel.title, loc="center")
         ax.set_xticks(range(n_cols), col_names, rotation=90, fontsize=7)
-        ax.set_yticks(range(n_rows), row_names if k == 0 else [], fontsize=7)  # shared rows
-        if n_rows * n_cols <= _ANNOTATE_MAX_CELLS:
+        ax.set_yticks(range(n_rows), row_names, fontsize=7)
+        ax.tick_params(axis="y", labelleft=k == 0)  # rows are shared: names on the first only
+        ax.spines[:].set_visible(False)
+        ax.tick_params(length=0)
+        if annotate:
             for i in range(n_rows):
                 for j in range(n_cols):
-                    v, e = panel.nmi[i, j], panel.nmi_se[i, j]
-                    text = "n/a" if np.isnan(v) else f"{v:.2f}\n±{e:.1g}"
+                    v, e = float(panel.nmi[i, j]), float(panel.nmi_se[i, j])
                     color = "black" if (np.isnan(v) or v > 0.6) else "white"
-                    ax.text(j, i, text, ha="center", va="center", fontsize=6, color=color)
+                    ax.text(
+                        j, i, _cell_text(v, e), ha="center", va="center", fontsize=5.5, color=color
+                    )
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), label="NMI", shrink=0.9)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=150, bbox_inches="tight")
+        bar = fig.colorbar(image, ax=axes[0].tolist(), extend="both", shrink=0.8, aspect=30)
+        bar.set_label("NMI (grey: undefined)")
+    save_figure(fig, path)

@@ -1,4 +1,8 @@
-"""Figures drawn from analysis tables (never computing the analysis themselves)."""
+"""Figures drawn from analysis tables (never computing the analysis themselves).
+
+Importing this package changes no matplotlib state (no backend, no rcParams): the shared style of
+:mod:`infovit.plotting.style` is applied only while a figure is drawn and saved.
+"""
 
 from infovit.plotting.figures import (
     plot_active_heads,
@@ -11,8 +15,11 @@ from infovit.plotting.figures import (
     plot_survival,
     plot_voting,
 )
+from infovit.plotting.redraw import redraw_tables
+from infovit.plotting.style import figure_style, save_figure
 
 __all__ = [
+    "figure_style",
     "plot_active_heads",
     "plot_extreme",
     "plot_jsd_bins",
@@ -22,4 +29,6 @@ __all__ = [
     "plot_spectrum",
     "plot_survival",
     "plot_voting",
+    "redraw_tables",
+    "save_figure",
 ]

@@ -1,31 +1,15 @@
-"""Figure output shared by all plots: PNG and PDF written atomically, headless backend."""
+"""Helpers shared by the figures: image display and (re-exported) the one save helper.
+
+Importing this module changes no matplotlib state: no backend switch, no rcParams, no pyplot.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
-from infovit.atomic import atomic_path
+from infovit.plotting.style import save_figure
 
-__all__ = ["display_image", "plt", "save_figure"]
-
-
-def save_figure(fig: Figure, stem: str | Path) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.pdf``; close it; return both paths."""
-    paths = []
-    for ext in ("png", "pdf"):
-        path = Path(f"{stem}.{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
-        paths.append(path)
-    plt.close(fig)
-    return paths
+__all__ = ["display_image", "save_figure"]
 
 
 def display_image(pixels: np.ndarray, imagenet: bool) -> np.ndarray:
