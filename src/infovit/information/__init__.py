@@ -8,6 +8,7 @@ their effect on the estimate are described in :mod:`infovit.information.nmi`.
 """
 
 from infovit.information.channel import GaussianChannel, as_channel, concat_channels
+from infovit.information.compare import CompareOptions, compare_heads
 from infovit.information.gaussian import log_density_matrix
 from infovit.information.heads import (
     HeadSelector,
@@ -27,11 +28,13 @@ from infovit.information.nmi import (
 
 __all__ = [
     "METHODS",
+    "CompareOptions",
     "Estimate",
     "GaussianChannel",
     "HeadSelector",
     "InformationMatrix",
     "as_channel",
+    "compare_heads",
     "concat_channels",
     "extract_head_posteriors",
     "information_matrix",
