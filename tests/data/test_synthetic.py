@@ -73,3 +73,46 @@ def test_key_positions_point_at_the_framed_patches():
         tiles = _tiles(ds, i)
         framed = {j for j, t in enumerate(tiles) if torch.all(t[:, 0, :] == 2.0)}
         assert framed == set(ds.keys[i].tolist())
+
+
+def test_tint_noise_offsets_background_tiles_only():
+    """Each background tile gets one colour offset; keys, labels and positions are unchanged."""
+    plain = SyntheticPatches(SyntheticConfig(n_train=100, noise=0.0), "train")
+    noisy = SyntheticPatches(SyntheticConfig(n_train=100, noise=0.0, tint_noise=0.7), "train")
+    assert torch.equal(plain.labels, noisy.labels) and torch.equal(plain.keys, noisy.keys)
+    for i in range(len(noisy)):
+        a, b = _tiles(plain, i), _tiles(noisy, i)  # [G², 3, p, p]
+        keys = set(noisy.keys[i].tolist())
+        for j in range(len(b)):
+            if j in keys:
+                assert torch.equal(a[j], b[j])
+            else:  # a constant offset per tile and channel
+                offset = b[j] - a[j]  # [3, p, p]
+                torch.testing.assert_close(offset, offset[:, :1, :1].expand_as(offset))
+                assert offset.abs().max() > 0
+
+
+def test_tint_noise_makes_one_tile_ambiguous_and_the_mean_decisive():
+    """Known answer: the T = 4 tints are a square of radius r in the plane x+y+z = 0, so the
+    nearest tint to a tile with isotropic offset σ is right with probability Φ(r / (√2 σ))², and
+    to the mean of K tiles with Φ(√K · r / (√2 σ))²."""
+    from scipy.stats import norm
+
+    sigma = 1.0
+    cfg = SyntheticConfig(n_train=3000, noise=0.0, tint_noise=sigma)
+    ds = SyntheticPatches(cfg, "train")
+    tints, _ = _palette(cfg)  # [T, 3]
+    r = float(tints.norm(dim=1).mean())
+    single, pooled = [], []
+    for i in range(len(ds)):
+        keys = set(ds.keys[i].tolist())
+        tiles = _tiles(ds, i)
+        colours = torch.stack([t[:, 0, 0] for j, t in enumerate(tiles) if j not in keys])
+        tint = int(ds.labels[i]) // 2
+        single.append(float((torch.cdist(colours, tints).argmin(1) == tint).float().mean()))
+        pooled.append(int(torch.cdist(colours.mean(0, keepdim=True), tints).argmin()) == tint)
+    k = cfg.grid**2 - 2
+    expect_single = norm.cdf(r / (np.sqrt(2) * sigma)) ** 2
+    expect_pooled = norm.cdf(np.sqrt(k) * r / (np.sqrt(2) * sigma)) ** 2
+    assert abs(np.mean(single) - expect_single) < 0.01  # 3000 · 34 tiles: SE ≈ 0.003
+    assert expect_single < 0.7 and np.mean(pooled) >= min(expect_pooled, 1.0) - 0.002

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import pickle
 import typing
 from dataclasses import dataclass, field
@@ -130,10 +131,14 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
             f"synthetic option symbols={cfg.symbols} exceeds the {patterns} distinct patterns a "
             f"{cfg.patch}-px key tile holds; lower symbols or raise patch"
         )
-    if not cfg.noise >= 0:
-        raise InfovitError(
-            f"synthetic option noise must be ≥ 0, got {cfg.noise} (e.g. synthetic:noise=0.25)"
-        )
+    for key in ("noise", "tint_noise"):
+        value = getattr(cfg, key)
+        if not value >= 0 or not math.isfinite(value):
+            default = SyntheticConfig.__dataclass_fields__[key].default
+            raise InfovitError(
+                f"synthetic option {key} must be a finite number ≥ 0, got {value} "
+                f"(e.g. synthetic:{key}={default})"
+            )
     if not 0 <= cfg.seed < 2**32:
         raise InfovitError(
             f"synthetic option seed must be in [0, 2³²), got {cfg.seed} (e.g. synthetic:seed=0)"

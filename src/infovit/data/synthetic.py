@@ -2,8 +2,12 @@
 
 Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 
-- every *background* tile carries the image's **tint** (one of ``tints`` colours) plus noise, so
-  any single patch decides the tint: the **local** part of the label;
+- every *background* tile carries the image's **tint** (one of ``tints`` colours) plus noise:
+  the **local** part of the label. With ``tint_noise = 0`` any single patch decides the tint.
+  With ``tint_noise > 0`` each background tile's colour is the tint plus its own Gaussian offset
+  (one per tile and channel), so one tile alone is ambiguous between neighbouring tints while the
+  mean of many tiles still decides: the patches' local evidence disagrees, as on natural images
+  (the demo uses this to show the paper's patch voting, Fig. 1c);
 - two *key* tiles at random distinct positions have a bright frame and, inside it, one of
   ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
   symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
@@ -13,6 +17,7 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 The independent-patch ceiling. A model without attention scores each class by the mean of
 per-patch votes, so between (tint, repeat) and (tint, no repeat) it decides on the sign of
 ``D(s₁) + D(s₂) + c`` for some per-symbol votes D: background tiles do not depend on the bit.
+(Tint offsets do not change this: they are drawn independently of the bit and the symbols.)
 Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal pairs are called
 "repeat" only for s ∈ U (u of S), while every unequal pair inside U is called "repeat" too
 (at least u(u−1) of S(S−1)); flipping the rule's direction is symmetric. Hence::
@@ -21,7 +26,8 @@ Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal
 
 which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (:func:`independent_patch_ceiling`), attained by
 choosing U of the maximising size. With tints decided perfectly, that is also the ceiling of the
-full label.
+full label; with ambiguous tints it still bounds it, since a correct label needs the bit between
+the two classes of the true tint decided right.
 
 Reaching it needs votes that break the symmetry between symbols. The data are symmetric under
 relabelling the symbols, and a vote that treats all symbols alike gives the same D(s₁) + D(s₂)
@@ -51,6 +57,7 @@ class SyntheticConfig:
     n_train: int = 8192
     n_val: int = 2048
     noise: float = 0.25  # pixel noise std (images are already normalised)
+    tint_noise: float = 0.0  # std of each background tile's own colour offset
     seed: int = 0
 
     @property
@@ -103,6 +110,9 @@ def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Te
     shift = torch.randint(1, S, (n,), generator=g)
     s2 = torch.where(repeat.bool(), s1, (s1 + shift) % S)
     rows = torch.arange(n)
+    if cfg.tint_noise > 0:  # per-tile colour offsets: one tile alone is ambiguous
+        offset = cfg.tint_noise * torch.randn(n, G * G, 3, 1, 1, generator=g)
+        tiles = tiles + offset  # keys overwrite theirs below
     for pos, sym in ((order[:, 0], s1), (order[:, 1], s2)):
         key = torch.full((n, 3, p, p), 2.0)  # bright frame
         key[:, :, 1:-1, 1:-1] = symbols[sym]
