@@ -24,5 +24,7 @@ from infovit.analysis.sections import jsd as _jsd  # noqa: F401  isort: skip
 from infovit.analysis.sections import extreme as _extreme  # noqa: F401  isort: skip
 from infovit.analysis.sections import repetition as _repetition  # noqa: F401  isort: skip
 from infovit.analysis.sections import ablation as _ablation  # noqa: F401  isort: skip
+from infovit.analysis.sections import information as _information  # noqa: F401  isort: skip
+from infovit.analysis.sections import geometry as _geometry  # noqa: F401  isort: skip
 
 __all__ = ["NEEDS", "REGISTRY", "Section", "describe", "get", "names", "register", "resolve"]
