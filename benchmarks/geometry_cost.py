@@ -56,7 +56,7 @@ class _AllocationProbe:
         LayerMoments.__init__ = self._orig  # type: ignore[method-assign]
 
 
-def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
+def bench_tiny(num_images: int, batch_size: int, repeats: int, precision: str = "float64") -> None:
     torch.manual_seed(0)
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False).eval()
     gen = torch.Generator().manual_seed(0)
@@ -69,7 +69,9 @@ def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
             model(b)
 
     def geometry() -> GeometryResult:
-        return compute_geometry(model, batches, batch_size=batch_size, progress=False)
+        return compute_geometry(
+            model, batches, batch_size=batch_size, progress=False, precision=precision
+        )
 
     forward()  # warm-up (allocator, thread pools)
     t_fwd, t_geo, parts = [], [], []
@@ -82,7 +84,7 @@ def bench_tiny(num_images: int, batch_size: int, repeats: int) -> None:
     fwd, geo = min(t_fwd), min(t_geo)
     best = parts[t_geo.index(geo)]
     threads = torch.get_num_threads()
-    print(f"ViT-Tiny/16 @224, N={num_images}, batch {batch_size}, {threads} threads")
+    print(f"ViT-Tiny/16 @224, N={num_images}, batch {batch_size}, {threads} threads, {precision}")
     print(f"  plain forward   {fwd:7.2f} s  ({1e3 * fwd / num_images:.1f} ms/image)")
     print(f"  geometry        {geo:7.2f} s  = {geo / fwd:.2f}x forward (target <= 1.5x)")
     print(
@@ -161,8 +163,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--b8-images", type=int, default=4)
     parser.add_argument("--skip-b8-run", action="store_true")
+    parser.add_argument("--skip-plans", action="store_true", help="only the timing (1.)")
+    parser.add_argument("--precision", default="float64", choices=("float64", "float32"))
     args = parser.parse_args()
-    bench_tiny(args.num_images, args.batch_size, args.repeats)
+    bench_tiny(args.num_images, args.batch_size, args.repeats, args.precision)
+    if args.skip_plans:
+        return
     memory_plans(args.batch_size)
     verify_tiny_allocation(args.batch_size)
     if not args.skip_b8_run:

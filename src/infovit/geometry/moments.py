@@ -7,9 +7,12 @@ covariance Σyyᵀ/n − ȳȳᵀ does not cancel catastrophically; it is exact f
 
 Optionally the same shifted batch also feeds the token Gram Σ_{n,d} y_a y_b of all token pairs,
 from which :func:`~infovit.geometry.correlation.flat_pearson` recovers the inter-token correlation.
-Both share one float64 copy of the batch: the conversion costs as much as either product.
-Shifted float64 accumulation also makes a token that never changes (the class token before the
-first block) exactly zero-variance, not rounding noise.
+Both share one copy of the batch in a working precision: float64 by default (exact to ~1e-12),
+or, with ``work_dtype=torch.float32`` (``compute_geometry(precision="float32")``), float32
+GEMMs per batch summed into float64 accumulators: the rounding of one product then covers one
+batch (≈ B·2⁻²⁴ relative, ~1e-5), never the whole data set. Shifting also makes a token that
+never changes (the class token before the first block) exactly zero-variance, not rounding
+noise: its shifted rows are 0.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ class LayerMoments:
         cov_tokens: token range ``(start, stop)`` whose D × D second moments are kept (default
             all; ``(0, 0)`` for none).
         gram: also keep the [T, T] token Gram for the flattened Pearson correlation.
-        chunk_tokens: tokens per batched matmul (and per float64 copy without the Gram).
+        chunk_tokens: tokens per batched matmul (and per batch copy without the Gram).
+        work_dtype: precision of the per-batch copy and products (float64, or float32 for
+            speed; the sums are float64 either way; float64 input always stays float64).
 
-    Each batch is copied once into a persistent float64 buffer [t, B, D + 1] whose last column
-    is 1, so one ``baddbmm`` yields Σ yyᵀ, Σ y and n together ([D + 1, D + 1] per token) and the
-    Gram of the same buffer carries Σ_{n,d} y_a y_b (+ n from the ones).
+    Each batch is copied once into a persistent buffer [t, B, D + 1] (working precision, see the
+    module docstring) whose last column is 1, so one ``bmm`` yields Σ yyᵀ, Σ y and n together
+    ([D + 1, D + 1] per token, added to the float64 sums) and the Gram of the same buffer carries
+    Σ_{n,d} y_a y_b (+ n from the ones).
     """
 
     def __init__(
@@ -53,6 +59,7 @@ class LayerMoments:
         gram: bool = False,
         device: torch.device | str = "cpu",
         chunk_tokens: int | None = None,
+        work_dtype: torch.dtype = torch.float64,
     ) -> None:
         start, stop = cov_tokens if cov_tokens is not None else (0, num_tokens)
         if not 0 <= start <= stop <= num_tokens:
@@ -63,6 +70,7 @@ class LayerMoments:
         self.lo, self.hi = (0, num_tokens) if gram else (start, stop)
         self.device = torch.device(device)
         self.chunk_tokens = max(1, chunk_tokens or num_tokens)
+        self.work_dtype = work_dtype
         self.count = 0
         f64: _Placement = {"dtype": torch.float64, "device": self.device}
         self.shift = torch.zeros(self.hi - self.lo, dim, **f64)  # [t, D]
@@ -70,7 +78,8 @@ class LayerMoments:
         self.gram = torch.zeros(num_tokens, num_tokens, **f64) if gram else None  # [T, T]
         # Σy of Gram tokens outside the covariance range (inside it, Σy sits in ``outer``).
         self.rest_sum = torch.zeros(num_tokens - (stop - start) if gram else 0, dim, **f64)
-        self._buf: torch.Tensor | None = None  # [t, B, D+1] float64 scratch, reused
+        self._buf: torch.Tensor | None = None  # [t, B, D+1] working-precision scratch, reused
+        self._prod: torch.Tensor | None = None  # [t, D+1, D+1] one batch's products, reused
 
     @staticmethod
     def nbytes_for(num_tokens: int, dim: int, cov_tokens: int, gram: bool) -> int:
@@ -82,7 +91,7 @@ class LayerMoments:
 
     @staticmethod
     def scratch_bytes_for(tokens: int, dim: int, batch_size: int) -> int:
-        """Bytes of the float64 batch buffer for ``tokens`` tokens."""
+        """Bytes of the batch buffer for ``tokens`` tokens (float64: an upper bound)."""
         return 8 * tokens * batch_size * (dim + 1)
 
     @property
@@ -106,13 +115,13 @@ class LayerMoments:
         if self.gram is not None:
             y = self._shifted(x, 0, self.num_tokens)  # [T, B, D+1]
             flat = y.view(self.num_tokens, -1)  # [T, B·(D+1)]
-            self.gram.addmm_(flat, flat.T)
+            self.gram += flat @ flat.T  # one batch's Gram in working precision, summed in float64
             for a in range(self.start, self.stop, self.chunk_tokens):
                 b = min(a + self.chunk_tokens, self.stop)
                 self._outer(y[a:b], a)
             if self.rest_sum.shape[0]:
                 rest = torch.cat([y[: self.start, :, : self.dim], y[self.stop :, :, : self.dim]])
-                self.rest_sum += rest.sum(dim=1)
+                self.rest_sum += rest.sum(dim=1, dtype=torch.float64)
         else:
             for a in range(self.start, self.stop, self.chunk_tokens):
                 b = min(a + self.chunk_tokens, self.stop)
@@ -120,31 +129,44 @@ class LayerMoments:
         self.count += x.shape[0]
 
     def _shifted(self, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
-        """Tokens a:b of the batch, shifted, float64, token-major with a ones column [t, B, D+1]."""
+        """Tokens a:b of the batch, shifted, token-major with a ones column [t, B, D+1], in the
+        working precision (see ``work_dtype``)."""
         t, batch = b - a, x.shape[0]
+        work = torch.promote_types(x.dtype, self.work_dtype)
         buf = self._buf
-        if buf is None or buf.shape[1] != batch or buf.shape[0] < t:
+        if buf is None or buf.shape[1] != batch or buf.shape[0] < t or buf.dtype != work:
             n_rows = self.num_tokens if self.gram is not None else min(self.chunk_tokens, self.stop)
-            buf = torch.ones(
-                max(n_rows, t), batch, self.dim + 1, dtype=torch.float64, device=self.device
-            )
+            buf = torch.ones(max(n_rows, t), batch, self.dim + 1, dtype=work, device=self.device)
             self._buf = buf
         y = buf[:t]
         body = y[:, :, : self.dim]  # [t, B, D] view; the last column stays 1
         body.copy_(x[:, a:b].permute(1, 0, 2))
         rows = slice(a - self.lo, b - self.lo)
         if self.count == 0:
-            self.shift[rows] = body.mean(dim=1)
-        body -= self.shift[rows].unsqueeze(1)
+            self.shift[rows] = body.mean(dim=1)  # exact in float64: the same shift every batch
+        body -= self.shift[rows].to(work).unsqueeze(1)
         return y
 
     def _outer(self, y: torch.Tensor, a: int) -> None:
-        rows = slice(a - self.start, a - self.start + y.shape[0])
-        self.outer[rows].baddbmm_(y.transpose(1, 2), y)  # += [t, D+1, B] @ [t, B, D+1]
+        t, w = y.shape[0], self.dim + 1
+        rows = slice(a - self.start, a - self.start + t)
+        prod = self._prod
+        if prod is None or prod.shape[0] < t or prod.dtype != y.dtype:
+            prod = torch.empty(
+                max(t, min(self.chunk_tokens, self.num_cov_tokens)),
+                w,
+                w,
+                dtype=y.dtype,
+                device=self.device,
+            )
+            self._prod = prod
+        torch.bmm(y.transpose(1, 2), y, out=prod[:t])  # [t, D+1, B] @ [t, B, D+1], one batch
+        self.outer[rows] += prod[:t]  # summed in float64
 
     def release(self) -> None:
-        """Drop the batch buffer once streaming is over (the moments stay)."""
+        """Drop the batch buffers once streaming is over (the moments stay)."""
         self._buf = None
+        self._prod = None
 
     def _sum(self) -> torch.Tensor:
         """Σy of the covariance tokens [t_cov, D] (the ones column of the augmented moments)."""

@@ -76,6 +76,7 @@ def _run_pass(
     device: torch.device,
     progress: bool,
     label: str,
+    work_dtype: torch.dtype = torch.float64,
 ) -> tuple[dict[int, tuple[Segment, LayerMoments]], int]:
     """One streamed pass: accumulate this pass's segments (one per layer), return them and N."""
     acc: dict[int, tuple[Segment, LayerMoments]] = {}
@@ -89,6 +90,7 @@ def _run_pass(
             gram=seg.layer in pas.correlation_layers,
             device=device,
             chunk_tokens=chunk_tokens_for(spec.dim),
+            work_dtype=work_dtype,
         )
         acc[seg.layer] = (seg, mom)
 
@@ -174,13 +176,20 @@ def compute_geometry(
     device: torch.device | str = "cpu",
     progress: bool = True,
     desc: str = "geometry",
+    precision: str = "float64",
 ) -> GeometryResult:
     """Stream ``loader`` through ``model`` and measure the per-token information geometry.
 
     ``loader`` must be re-iterable in the same order (a DataLoader without shuffling) when the plan
     needs more than one pass. ``batch_size`` (default: the loader's) sizes the scratch buffers in
     the memory plan. Raises ValueError if the budget cannot hold one token's accumulators.
+    ``precision`` is that of each batch's products: float64 throughout (default; exact to
+    ~1e-12), or float32 GEMMs summed in float64 (~1e-5 relative, faster); see
+    :class:`LayerMoments`.
     """
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be float32 or float64, got {precision!r}")
+    work_dtype = torch.float32 if precision == "float32" else torch.float64
     fit = fit or FitConfig()
     device = torch.device(device)
     labels = token_labels(model)
@@ -195,7 +204,7 @@ def compute_geometry(
     for p_i, pas in enumerate(plan.passes):
         label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
         t0 = time.perf_counter()
-        acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label)
+        acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label, work_dtype)
         t1 = time.perf_counter()
         seconds["stream"] += t1 - t0
         if count is None:
@@ -258,6 +267,7 @@ def compute_geometry(
             "batch_size": bsz,
             "device": str(device),
             "passes": len(plan.passes),
+            "precision": precision,
             "seconds": seconds,
         },
     )
