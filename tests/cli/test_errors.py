@@ -29,6 +29,9 @@ TINY = [
     "--optim.epochs", "1", "--optim.device", "cpu",
 ]  # fmt: skip
 TRAIN = ["train", "--out", "{out}", "--quiet", *TINY]
+# A β ladder of two milestones, no ramp (each case breaks one part of it).
+LADDER = ["--beta.schedule", "ladder", "--beta.milestones", "[0.1,1]", "--beta.warmup_epochs",
+          "0", "--beta.hold_epochs", "4"]  # fmt: skip
 # An image-folder run: 16 px images in 4-px patches, small batches, no worker processes.
 FOLDER = ["--model.img_size", "16", "--model.patch_size", "4", "--data.augment", "none",
           "--data.batch_size", "2", "--data.workers", "0"]  # fmt: skip
@@ -192,6 +195,46 @@ CASES = [
         "beta-log-start-zero",
         [*TRAIN, "--beta.schedule", "log", "--beta.start", "0"],
         "beta.start must be > 0",
+    ),
+    C(
+        "ladder-milestones-empty",
+        [*TRAIN, *LADDER, "--beta.milestones", "[]"],
+        "beta.milestones must be a non-empty list of β values for the ladder schedule",
+    ),
+    C(
+        "ladder-milestone-not-positive",
+        [*TRAIN, *LADDER, "--beta.milestones", "[0.1,0]"],
+        "beta.milestones[1] must be > 0, got 0.0",
+    ),
+    C(
+        "ladder-milestone-not-finite",
+        [*TRAIN, *LADDER, "--beta.milestones", "[0.1,.inf]"],
+        "beta.milestones[1] must be a finite number, got inf",
+    ),
+    C(
+        "ladder-not-monotone",
+        [*TRAIN, *LADDER, "--beta.milestones", "[1,0.1,1]"],
+        "beta.milestones must be strictly ascending or strictly descending",
+    ),
+    C(
+        "ladder-hold-zero",
+        [*TRAIN, *LADDER, "--beta.hold_epochs", "0"],
+        "beta.hold_epochs must be ≥ 1, got 0",
+    ),
+    C(
+        "ladder-too-long",
+        [*TRAIN, *LADDER, "--beta.hold_epochs", "1"],
+        "the β ladder takes 2 epochs (0 of ramp + 2 milestones × 1), more than optim.epochs 1",
+    ),
+    C(
+        "ladder-settle-needs-constant-lr",
+        [*TRAIN, *LADDER, "--beta.settle.window", "1", "--optim.epochs", "9"],
+        "beta.settle needs --optim.ladder_lr constant (got rewarm)",
+    ),
+    C(
+        "ladder-lr-unknown",
+        [*TRAIN, "--optim.ladder_lr", "warm"],
+        "optim.ladder_lr must be one of rewarm, constant, cosine, got 'warm'",
     ),
     C(
         "beta-log-start-above-value",

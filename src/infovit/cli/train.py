@@ -19,6 +19,11 @@ examples:
   # β in the paper's eq. 3 convention (per-image sum over heads and patches)
   infovit train cfg.yaml --out runs/sum --beta.convention sum --beta.value 1e-3
 
+  # a β ladder: one run, a snapshot run folder per milestone in RUN/snapshots/
+  infovit train cfg.yaml --out runs/ladder --beta.schedule ladder \\
+      --beta.milestones '[0.03,0.3,3,30]' --beta.hold_epochs 100 --optim.epochs 500
+  infovit eval runs/ladder/snapshots          # one row per milestone
+
   # continue a stopped run exactly where it stopped (bit-identical on CPU)
   infovit train --resume runs/ib_beta1
 

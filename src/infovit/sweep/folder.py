@@ -28,6 +28,7 @@ from infovit.errors import InfovitError
 from infovit.sweep.spec import SweepSpec
 from infovit.training.lock import lock_holder
 from infovit.training.run import RunFolder
+from infovit.training.snapshot import is_snapshots_folder, list_snapshots
 
 __all__ = ["STATES", "RunStatus", "SweepFolder", "expand_runs", "format_status"]
 
@@ -236,10 +237,16 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> tuple[str, Any, Any]:
 
 def expand_runs(paths: list[str] | list[Path]) -> list[Path]:
     """Run folders for ``eval`` and ``analyze``: a sweep folder stands for its runs that have a
-    checkpoint (in the spec's order, so seeds of one setting sit together); a run folder stands
-    for itself."""
+    checkpoint (in the spec's order, so seeds of one setting sit together); a β ladder's
+    ``RUN/snapshots`` folder for its snapshots (in milestone order); a run folder for itself."""
     runs: list[Path] = []
     for path in paths:
+        if is_snapshots_folder(path):
+            snapshots = list_snapshots(path)
+            if not snapshots:
+                raise InfovitError(f"{str(path)!r} holds no snapshot yet")
+            runs.extend(snapshots)
+            continue
         if not SweepFolder.is_sweep(path):
             runs.append(Path(path))
             continue

@@ -6,6 +6,7 @@ model and data of the run.
 
 from __future__ import annotations
 
+import itertools
 import math
 import typing
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 import yaml
 
-from infovit.coerce import build_section, show_value
+from infovit.coerce import build_section, coerce_value, show_value
 from infovit.data.datasets import DataSpec, parse_data_spec
 from infovit.data.synthetic import SyntheticConfig
 from infovit.data.transforms import AUGMENTS
@@ -31,10 +32,13 @@ __all__ = [
     "BETA_OBJECTIVES",
     "BETA_SCHEDULES",
     "EVAL_NOISES",
+    "LADDER_LRS",
+    "LADDER_RAMPS",
     "BetaConfig",
     "Config",
     "DataConfig",
     "OptimConfig",
+    "SettleConfig",
     "apply_overrides",
     "iter_overrides",
     "load_config",
@@ -42,10 +46,27 @@ __all__ = [
 ]
 
 BETA_CONVENTIONS = ("mean", "sum")
-BETA_SCHEDULES = ("constant", "linear", "log")
+BETA_SCHEDULES = ("constant", "linear", "log", "ladder")
+LADDER_RAMPS = ("linear", "log")  # the initial phase of a ladder: the warm-up ramps
+LADDER_LRS = ("rewarm", "constant", "cosine")
 BETA_OBJECTIVES = ("kl", "sqrt_kl")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 EVAL_NOISES = ("sample", "mean")
+
+
+@dataclass
+class SettleConfig:
+    """When a ladder milestone may end before ``beta.hold_epochs`` (``window`` 0: never).
+
+    The milestone ends after the first of its epochs ``e`` with at least ``window`` epochs of
+    the milestone before it for which the training KL per image (the epoch's mean) has
+    settled: ``|KL_e − KL_{e−window}| ≤ rel_tol · max(KL_{e−window}, 0.01 nats)`` (the floor
+    keeps a channel that is closed, KL ≈ 0, from counting noise as change). ``hold_epochs`` is
+    then the longest hold, so the ladder's planned length is an upper bound.
+    """
+
+    window: int = 0
+    rel_tol: float = 0.01
 
 
 @dataclass
@@ -62,14 +83,24 @@ class BetaConfig:
     code's ``--sqrt-kl``: per image, block and head, the square root of the mean KL over
     patches, averaged; it favours consolidating information into few heads). ``value`` and
     ``objective`` are null only for imported runs whose training is unknown.
+
+    ``schedule: ladder`` (see :mod:`infovit.training.ladder`) trains a whole spectrum in one
+    run: ``ramp`` (linear or log, over ``warmup_epochs``, from 0 or ``start``) up to the first
+    of ``milestones``, then each milestone held for ``hold_epochs`` (or until ``settle``) and
+    saved as a snapshot run folder at its end. ``value`` is then the last milestone (the β the
+    run ends at; training sets it).
     """
 
     value: float | None = 1.0
     convention: str = "mean"
     objective: str | None = "kl"
-    schedule: str = "linear"  # constant | linear ramp from 0 | log ramp from ``start``
+    schedule: str = "linear"  # constant | linear ramp from 0 | log ramp from ``start`` | ladder
     warmup_epochs: float = 100.0
     start: float = 1e-8  # first β of the log ramp
+    milestones: list[float] | None = None  # ladder: the β values, ascending or descending
+    hold_epochs: int = 10  # ladder: epochs per milestone (the most, with settle)
+    ramp: str = "log"  # ladder: the initial phase's ramp to the first milestone, linear | log
+    settle: SettleConfig = field(default_factory=SettleConfig)
 
 
 @dataclass
@@ -101,6 +132,10 @@ class OptimConfig:
     # torch.compile the training forward (the fused channel and the plain one alike); eval stays
     # eager. Worth it on GPU for long runs; the first steps pay the compilation.
     compile: bool = False
+    # the learning rate of a beta.schedule ladder run: rewarm (warm-up + cosine to min_lr
+    # within every milestone, so each snapshot ends annealed like an independent run),
+    # constant (lr after the first warm-up) or cosine (one warm-up + cosine over the ladder)
+    ladder_lr: str = "rewarm"
 
 
 @dataclass
@@ -133,7 +168,7 @@ class Config:
             model=ModelConfig.from_dict(d.get("model")),
             data=build_section(DataConfig, d.get("data"), "data"),
             optim=build_section(OptimConfig, d.get("optim"), "optim"),
-            beta=build_section(BetaConfig, d.get("beta"), "beta"),
+            beta=_with_milestones(build_section(BetaConfig, d.get("beta"), "beta")),
         )
         cfg.validate()
         return cfg
@@ -146,6 +181,8 @@ class Config:
         """
         _validate_optim(self.optim)
         _validate_beta(self.beta)
+        if self.beta.schedule == "ladder":
+            _validate_ladder(self)
         d = self.data
         _at_least("data.batch_size", d.batch_size, 1, "--data.batch_size 128")
         _at_least("data.workers", d.workers, 0, "--data.workers 4")
@@ -173,6 +210,22 @@ class Config:
                 f"use a divisor of {synth.img_size} (e.g. --model.patch_size {synth.patch})"
             )
         return replace(model, img_size=synth.img_size, patch_size=patch)
+
+
+def _with_milestones(beta: BetaConfig) -> BetaConfig:
+    """``beta.milestones`` as floats: each element typed like a ``float`` field (YAML 1.1
+    reads ``1e-3`` as text), so a list is refused or converted in the one typed step."""
+    steps = beta.milestones
+    if steps is None:
+        return beta
+    example = "--beta.milestones [0.03,0.3,3,30]"
+    if not isinstance(steps, list):
+        raise InfovitError(
+            f"beta.milestones must be a list of numbers or null, got {show_value(steps)} "
+            f"(e.g. {example})"
+        )
+    floats = [coerce_value(m, float, f"beta.milestones[{i}]", example) for i, m in enumerate(steps)]
+    return replace(beta, milestones=floats)
 
 
 def _validate_optim(o: OptimConfig) -> None:
@@ -205,6 +258,11 @@ def _validate_optim(o: OptimConfig) -> None:
             f"optim.amp must be one of {', '.join(AMP_MODES)}, got {o.amp!r} (e.g. --optim.amp off)"
         )
     CheckpointCadence.parse(o.checkpoint_every)  # steps, a time, or null
+    if o.ladder_lr not in LADDER_LRS:
+        raise InfovitError(
+            f"optim.ladder_lr must be one of {', '.join(LADDER_LRS)}, got {o.ladder_lr!r} "
+            "(e.g. --optim.ladder_lr rewarm)"
+        )
     if o.eval_noise not in EVAL_NOISES:
         raise InfovitError(
             "optim.eval_noise must be 'sample' (the paper) or 'mean' (μ only), got "
@@ -253,6 +311,71 @@ def _validate_beta(b: BetaConfig) -> None:
                 f"beta.start ({b.start}) must not exceed beta.value ({b.value}): the log "
                 "schedule ramps up from start to value; lower --beta.start"
             )
+
+
+def _validate_ladder(config: Config) -> None:
+    """A ladder: milestones, holds, the settle rule, and that it fits in ``optim.epochs``."""
+    from infovit.training.ladder import ladder_length  # the ladder module imports this one
+
+    b, o = config.beta, config.optim
+    example = "(e.g. --beta.milestones [0.03,0.3,3,30])"
+    steps = b.milestones
+    if not isinstance(steps, list) or not steps:
+        raise InfovitError(
+            "beta.milestones must be a non-empty list of β values for the ladder schedule, "
+            f"got {show_value(steps)} {example}"
+        )
+    for i, m in enumerate(steps):  # finite numbers already (_with_milestones)
+        if not m > 0:
+            raise InfovitError(f"beta.milestones[{i}] must be > 0, got {m} {example}")
+    rising = all(a < c for a, c in itertools.pairwise(steps))
+    falling = all(a > c for a, c in itertools.pairwise(steps))
+    if not (rising or falling):
+        raise InfovitError(
+            f"beta.milestones must be strictly ascending or strictly descending, got {steps} "
+            f"{example}"
+        )
+    _at_least("beta.hold_epochs", b.hold_epochs, 1, "--beta.hold_epochs 10")
+    if b.ramp not in LADDER_RAMPS:
+        raise InfovitError(
+            f"beta.ramp must be one of {', '.join(LADDER_RAMPS)}, got {b.ramp!r} "
+            "(the ladder's initial phase; e.g. --beta.ramp log)"
+        )
+    if b.ramp == "log" and b.warmup_epochs > 0 and not 0 < b.start <= steps[0]:
+        raise InfovitError(
+            f"beta.start ({b.start}) must be > 0 and not exceed the first milestone "
+            f"({steps[0]}): the log ramp rises from start to it; e.g. --beta.start 1e-4"
+        )
+    s = b.settle
+    _at_least("beta.settle.window", s.window, 0, "--beta.settle.window 2; 0: off")
+    if s.window > 0:
+        if s.window >= b.hold_epochs:
+            raise InfovitError(
+                f"beta.settle.window ({s.window}) must be below beta.hold_epochs "
+                f"({b.hold_epochs}), the longest hold; raise --beta.hold_epochs"
+            )
+        if not s.rel_tol > 0:
+            raise InfovitError(
+                f"beta.settle.rel_tol must be > 0, got {s.rel_tol} (e.g. "
+                "--beta.settle.rel_tol 0.02)"
+            )
+        if o.ladder_lr != "constant":
+            raise InfovitError(
+                f"beta.settle needs --optim.ladder_lr constant (got {o.ladder_lr}): a hold of "
+                "unknown length has no cosine to follow"
+            )
+    if config.model.variant != "ib":
+        raise InfovitError(
+            f"beta.schedule ladder needs model.variant ib (got {config.model.variant}: no "
+            "KL term to price)"
+        )
+    total = ladder_length(b)
+    if total > o.epochs:
+        raise InfovitError(
+            f"the β ladder takes {total} epochs ({math.ceil(b.warmup_epochs)} of ramp + "
+            f"{len(steps)} milestones × {b.hold_epochs}), more than optim.epochs {o.epochs}; "
+            f"raise --optim.epochs to {total} or shorten the ladder"
+        )
 
 
 def _is_device(name: str) -> bool:

@@ -286,7 +286,9 @@ class RunFolder:
                 install_unit(self.checkpoints_dir, tag)
                 if (self.checkpoints_dir / tag).exists():
                     done.append(f"completed the interrupted write of checkpoint {tag!r}")
-        for folder in (self.path, self.checkpoints_dir):
+        # a β ladder's snapshots are written before the epoch's ``last`` (training.snapshot):
+        # one half-written by a killed writer is written again when the epoch is redone
+        for folder in (self.path, self.checkpoints_dir, self.path / "snapshots"):
             for entry in remove_stale_temporaries(folder):
                 done.append(f"removed temporary {entry.name}")
         return done

@@ -5,7 +5,8 @@ the non-determinism of its kernels), because everything the loop draws is either
 (seed, epoch, position) or saved in the checkpoint:
 
 - data order and augmentation: :mod:`infovit.data.sampling` (independent of workers);
-- the learning rate and β: functions of the step;
+- the learning rate and β: functions of the step (a β ladder's milestones: of the step and
+  the recorded KL of past epochs, replayed from ``metrics.jsonl``; see :mod:`.ladder`);
 - the model's noise (bottleneck samples, drop-path) and anything else on torch's CPU / CUDA,
   Python's and NumPy's global RNGs: their states are saved with every ``last`` checkpoint;
 - the optimizer, the loss scaler and the epoch's running sums: saved too.
@@ -46,11 +47,13 @@ from infovit.training.config import Config
 from infovit.training.device import autocast, resolve_amp
 from infovit.training.distributed import Distributed
 from infovit.training.evaluate import evaluate
+from infovit.training.ladder import Ladder, ladder_lr
 from infovit.training.lock import RunLock, close_inherited_locks
 from infovit.training.objective import beta_at, information_loss, topk_hits
 from infovit.training.optim import build_optimizer, lr_at
 from infovit.training.run import Checkpoint, RunFolder
 from infovit.training.signals import StopSignals, ignore_stop_signals
+from infovit.training.snapshot import write_snapshot
 
 __all__ = ["Loaders", "build_loaders", "resolve_config", "train"]
 
@@ -60,6 +63,9 @@ StepHook = Callable[[int], None]
 def resolve_config(config: Config, train_set: Dataset) -> Config:
     """Fill what the data decides: class count, image size (and patch size for synthetic data)."""
     model = config.model
+    if config.beta.schedule == "ladder" and config.beta.milestones:
+        # the β the run ends at: its last checkpoint is the last milestone's model
+        config = replace(config, beta=replace(config.beta, value=config.beta.milestones[-1]))
     classes = len(train_set.classes)  # type: ignore[attr-defined]
     updates: dict[str, Any] = {"num_classes": classes, "img_size": _image_size(config)}
     synth = getattr(train_set, "config", None)
@@ -140,13 +146,16 @@ def _init_worker(worker_id: int) -> None:
     close_inherited_locks()
 
 
-def _at_final_beta(config: Config, epoch: int) -> bool:
+def _at_final_beta(config: Config, epoch: int, ladder: Ladder | None = None) -> bool:
     """Whether epoch ``epoch`` ended at the configured β, so may give the ``best`` checkpoint.
 
     During a β warm-up the model is less restricted than configured (β is still small), and
     its accuracy peaks there; picking "best" from those epochs would report the wrong model.
+    A ladder's final β is its last milestone.
     """
     beta = config.beta
+    if ladder is not None:
+        return ladder.in_last(epoch)
     return (
         config.model.variant != "ib"
         or beta.schedule == "constant"
@@ -256,14 +265,12 @@ def _resume(
         checkpoint = run.checkpoint("last")
         state = checkpoint.state()
         epoch, _ = _next_position(checkpoint)
-        if epoch >= config.optim.epochs:
+        ladder = _replayed_ladder(config, run, epoch)
+        if epoch >= config.optim.epochs or (ladder is not None and ladder.done):
             if dist.is_main:
                 if "finished" not in run.meta():  # stopped after its last epoch's checkpoint
                     run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-                print(
-                    f"run {str(run.path)!r} is finished ({config.optim.epochs} epochs); "
-                    "nothing to do"
-                )
+                print(f"run {str(run.path)!r} is finished ({epoch} epochs); nothing to do")
             return run
         cadence = CheckpointCadence.parse(config.optim.checkpoint_every)
         loaders = build_loaders(config, device, dist)
@@ -278,6 +285,23 @@ def _resume(
             lock.release()
         dist.stop()
     return run
+
+
+def _replayed_ladder(config: Config, run: RunFolder, next_epoch: int) -> Ladder | None:
+    """A ladder run's milestones after the epochs before ``next_epoch``, replayed from their
+    recorded KL (None: not a ladder run)."""
+    if config.beta.schedule != "ladder":
+        return None
+    ladder = Ladder(config.beta)
+    records = [r for r in run.read_metrics(warn=False) if r.get("epoch", -1) < next_epoch]
+    if len(records) != next_epoch:
+        raise InfovitError(
+            f"run {str(run.path)!r} has {len(records)} epoch records before epoch {next_epoch}; "
+            "a ladder run needs every epoch's KL to resume (metrics.jsonl was edited?)"
+        )
+    for record in sorted(records, key=lambda r: int(r["epoch"])):
+        ladder.observe(int(record["epoch"]), float(record["train_kl_per_image"]))
+    return ladder
 
 
 def _next_position(checkpoint: Checkpoint) -> tuple[int, int]:
@@ -375,6 +399,7 @@ class _Trainer:
         self.steps_per_epoch = len(loaders.train_set) // config.data.batch_size  # type: ignore[arg-type]
         self.total_steps = self.steps_per_epoch * o.epochs
         self.warmup_steps = round(o.warmup_epochs * self.steps_per_epoch)
+        self.ladder = Ladder(config.beta) if config.beta.schedule == "ladder" else None
         self.step, self.best_top1 = 0, -math.inf
         self.stop = StopSignals()
 
@@ -470,9 +495,11 @@ class _Trainer:
                     int(local["epoch_images"]),
                     float(local["epoch_seconds"]),
                 )
+        if self.ladder is not None:  # before the metrics are truncated: they may be rewritten
+            self.ladder = _replayed_ladder(self.config, self.run, start_epoch)
         if self.dist.is_main:
             self.run.truncate_metrics(start_epoch)
-        last = self.config.optim.epochs  # the epoch this call stops before
+        last = self._run_end()  # the epoch this call stops before
         if stop_after_epochs is not None:
             last = min(last, start_epoch + stop_after_epochs)
         with self.stop:
@@ -481,10 +508,31 @@ class _Trainer:
                 epoch_sums = sums if epoch == start_epoch and sums else _EpochSums.zero(self.device)
                 stats = self.train_epoch(epoch, first, epoch_sums)
                 self.end_epoch(epoch, stats)
-                if epoch + 1 < self.config.optim.epochs and self._decide(due=False)[0]:
-                    raise self._interrupted(epoch)  # (after the last epoch: simply finished)
-        if last >= self.config.optim.epochs and self.dist.is_main:
+                if epoch + 1 >= self._run_end():  # (a settled ladder may end early)
+                    last = epoch + 1
+                    break  # after the last epoch a stop signal is moot: simply finished
+                if self._decide(due=False)[0]:
+                    raise self._interrupted(epoch)
+        if last >= self._run_end() and self.dist.is_main:
             self.run.update_meta(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def _run_end(self) -> int:
+        """The epoch the run ends before: ``optim.epochs``, or a ladder's end (its bound while
+        a settle rule may still end a milestone early)."""
+        if self.ladder is None:
+            return self.config.optim.epochs
+        return min(self.ladder.max_end, self.config.optim.epochs)
+
+    def _beta(self, epoch: float) -> float:
+        if self.ladder is None:
+            return beta_at(self.config.beta, epoch)
+        return self.ladder.beta(int(epoch), epoch - int(epoch))
+
+    def _lr(self) -> float:
+        o = self.config.optim
+        if self.ladder is None:
+            return lr_at(self.step, self.total_steps, self.warmup_steps, o.lr, o.min_lr)
+        return ladder_lr(o, self.config.beta, self.step, self.steps_per_epoch)
 
     def _checkpoint_now(self) -> bool:
         """A mid-epoch checkpoint is due (the cadence) or asked for (a stop signal). In a
@@ -525,8 +573,8 @@ class _Trainer:
         for i, (images, target) in enumerate(bar, first):
             images = images.to(self.device, non_blocking=True)
             target = target.to(self.device, non_blocking=True)
-            beta = beta_at(config.beta, epoch + i / n_batches)
-            lr = lr_at(self.step, self.total_steps, self.warmup_steps, o.lr, o.min_lr)
+            beta = self._beta(epoch + i / n_batches)
+            lr = self._lr()
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             with autocast(self.device, self.amp_dtype):
@@ -572,6 +620,7 @@ class _Trainer:
         *sums, images = self.dist.sum_(totals).tolist()  # the global batch's, over ranks
         n = max(images, 1)
         loss_sum, ce_sum, kl_sum, correct_sum = sums
+        ladder = {} if self.ladder is None else {"milestone": self.ladder.milestone_at(epoch)}
         return {
             "train_loss": loss_sum / n,
             "train_ce": ce_sum / n,
@@ -582,11 +631,16 @@ class _Trainer:
             "lr": lr,
             "images_per_s": n / max(seconds, 1e-9),
             "epoch_seconds": seconds,
+            **ladder,
         }
 
     def end_epoch(self, epoch: int, stats: dict[str, Any]) -> None:
-        """Validate, record the epoch, and write ``last`` (and ``best`` when it is): on rank 0;
-        the other ranks only give their RNG states to the checkpoint."""
+        """Validate, record the epoch, and write ``last`` (and ``best`` when it is, and the
+        snapshot of a ladder milestone that ends): on rank 0; the other ranks only follow the
+        ladder and give their RNG states to the checkpoint."""
+        ended = (
+            None if self.ladder is None else self.ladder.observe(epoch, stats["train_kl_per_image"])
+        )
         if not self.dist.is_main:
             self._state(epoch + 1, 0, None)
             self.cadence.saved()
@@ -608,12 +662,15 @@ class _Trainer:
             **{f"val_{k}": v for k, v in result.to_dict().items()},
         }
         run.append_metrics(record)
-        is_best = result.top1 > self.best_top1 and _at_final_beta(config, epoch)
-        is_best |= epoch == config.optim.epochs - 1 and not run.has_checkpoint("best")
+        is_best = result.top1 > self.best_top1 and _at_final_beta(config, epoch, self.ladder)
+        is_best |= epoch == self._run_end() - 1 and not run.has_checkpoint("best")
         if is_best:
             self.best_top1 = result.top1
         info = self._info(epoch, self.steps_per_epoch, record)
         state = self._state(epoch + 1, 0, None)
+        if ended is not None:  # before ``last`` too, for the same reason
+            snapshot_info = {k: v for k, v in info.items() if k != "best_top1"}
+            write_snapshot(run, self.model, config, ended, snapshot_info)
         if is_best:  # first: a kill before ``last`` is written makes the resume redo this epoch
             run.save_checkpoint("best", self.model, info)
         run.save_checkpoint("last", self.model, info, state)
