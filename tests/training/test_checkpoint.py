@@ -295,3 +295,19 @@ def test_the_run_folder_rows_of_the_catalogue_name_real_tests():
     tests = "".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
     assert len(named) >= 12
     assert not [t for t in named if f"def {t}(" not in tests]
+
+
+def test_saving_the_same_weights_twice_gives_the_same_bytes(one_epoch, tmp_path):
+    """The weights file's SHA-256 names a checkpoint (manifests, analysis caches), so it must
+    depend on the tensors and metadata only, not on the writer's hash-map order."""
+    from infovit.model import build_model
+
+    old = one_epoch.checkpoint("last")
+    model = build_model(one_epoch.config().model, load_weights=False)
+    model.load_state_dict(old.tensors())
+    digests = set()
+    for i in range(6):
+        copy = RunFolder.create(tmp_path / f"copy{i}", one_epoch.config())
+        copy.save_checkpoint("last", model, dict(old.info))
+        digests.add(copy.checkpoint("last").fingerprint()["weights_sha256"])
+    assert len(digests) == 1

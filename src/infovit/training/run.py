@@ -189,6 +189,23 @@ def _safetensors_metadata(data: bytes) -> dict[str, str]:
     return dict(header.get("__metadata__") or {})
 
 
+def _canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted.
+
+    safetensors writes the header from a hash map, so two saves of identical tensors and
+    metadata differ in key order, and so in their SHA-256, which names a checkpoint in
+    manifests and analysis caches. Tensor offsets are relative to the end of the header, so
+    re-serialising it (padded with spaces to its old length, as the format allows) moves no
+    data.
+    """
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > length:  # never: the writer's own header is as compact
+        return data
+    return data[:8] + text.ljust(length, b" ") + data[8 + length :]
+
+
 class RunFolder:
     """One training run on disk: config, metrics, checkpoints."""
 
@@ -418,7 +435,7 @@ class RunFolder:
         step = int(info.get("step", 0))
         meta = {"format": "pt", "infovit": __version__, "step": str(step), "tag": tag}
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        files = {WEIGHTS: save_safetensors(tensors, metadata=meta)}
+        files = {WEIGHTS: _canonical_safetensors(save_safetensors(tensors, metadata=meta))}
         if state is not None:
             buffer = io.BytesIO()
             torch.save({**state, "step": step}, buffer)
