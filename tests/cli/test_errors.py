@@ -370,7 +370,12 @@ CASES = [
     C(
         "synthetic-noise-negative",
         [*TRAIN, "--data.spec", "synthetic:noise=-1"],
-        "synthetic option noise must be ≥ 0",
+        "synthetic option noise must be a finite number ≥ 0",
+    ),
+    C(
+        "synthetic-tint-noise-negative",
+        [*TRAIN, "--data.spec", "synthetic:tint_noise=-0.5"],
+        "synthetic option tint_noise must be a finite number ≥ 0",
     ),
     C(
         "data-folder-missing",
