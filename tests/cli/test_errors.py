@@ -455,6 +455,7 @@ CASES = [
     ),
     C("flag-unknown", ["train", "--out", "{out}", "--bogus"], "unrecognized arguments: --bogus"),
     C("command-unknown", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    C("demo-seed-out-of-range", ["demo", "--out", "{out}", "--seed", "-1"], "--seed must be in"),
     # --- infovit report
     C("report-path-missing", ["report", "{tmp}/nope", "--out", "{out}"], "does not exist"),
     C("report-path-is-a-file", ["report", "{file}", "--out", "{out}"], "is a file; give a run"),

@@ -35,3 +35,6 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert "no_attn" in out and "vit" in out and "ib_beta" in out
     assert (tmp_path / "spectrum.png").is_file() and (tmp_path / "summary.md").is_file()
     assert len(list((tmp_path / "runs").iterdir())) == 3
+    assert "## The paper's claims on this demo" in out and (tmp_path / "claims.md").is_file()
+    report = tmp_path / "report" / "index.html"
+    assert f"report: {report}" in out and report.is_file()

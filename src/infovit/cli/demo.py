@@ -10,9 +10,12 @@ EXAMPLES = """\
 examples:
   infovit demo --out demo_out            # ~5–10 minutes on 2 CPU cores
   infovit demo --out demo_out --quick    # a smoke run in about a minute (numbers not meaningful)
+  infovit demo --out demo_s1 --seed 1    # the same spectrum from another training seed
 
-Writes demo_out/runs/* (run folders), demo_out/spectrum.{png,pdf} (accuracy vs nats per image),
-demo_out/summary.{csv,md}, and prints the summary table.
+Writes demo_out/runs/* (run folders), demo_out/analysis/ (every analysis section's tables and
+figures), demo_out/spectrum.{png,pdf,svg} (accuracy vs nats per image), demo_out/summary.{csv,md},
+demo_out/claims.md (the paper's claims checked on the tables), demo_out/routing.md, and the
+HTML report demo_out/report/index.html; prints the summary, the claims and the report's path.
 """
 
 
@@ -30,12 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--quick", action="store_true", help="tiny smoke version")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--seed", type=int, default=None, help="training seed of every model (default 42)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from infovit.demo.pipeline import run_demo
+    from infovit.demo.pipeline import DEMO_SEED, run_demo
+    from infovit.errors import InfovitError
 
-    table = run_demo(args.out, quick=args.quick, progress=not args.quiet)
+    seed = DEMO_SEED if args.seed is None else args.seed
+    if not 0 <= seed < 2**32:
+        raise InfovitError(f"--seed must be in [0, 2³²), got {seed} (e.g. --seed 1)")
+    table = run_demo(args.out, quick=args.quick, progress=not args.quiet, seed=seed)
     print(table)
     return 0

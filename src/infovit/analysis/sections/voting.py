@@ -32,9 +32,23 @@ def compute(ctx: Context) -> None:
 
 def draw(store: Store) -> None:
     from infovit.plotting import plot_rank_maps, plot_voting
+    from infovit.plotting.redraw import run_betas
 
     rows = store.read_table("voting")
-    store.figures("voting", plot_voting(rows, store.figure_stem("voting")), "Simpson vs range")
+    # every image a dot coloured by its model's β (from the spectrum table, when computed)
+    beta, variants = (
+        run_betas(store.read_table("spectrum_runs"))
+        if store.has_table("spectrum_runs")
+        else ({}, {})
+    )
+    figs = plot_voting(
+        rows,
+        store.figure_stem("voting"),
+        images=store.read_table("voting_images"),
+        beta=beta or None,
+        variants=variants or None,
+    )
+    store.figures("voting", figs, "every image's Simpson index and logit range (Fig. 1c)")
     pixels, imagenet = pixels_of(store.read_arrays("rank_maps_pixels"))
     labels = tuple(label for label, _, _ in RANK_CATEGORIES)
     figs = plot_rank_maps(
