@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from itertools import pairwise
 
 from infovit.demo import SpectrumRow
 from infovit.demo.claims import check_claims, format_claims
@@ -24,7 +25,7 @@ def _finding(model, active, key_share, shifts):
         probe_head_key_share=0.5,
         probe_copies=[4, 16, 35],
         probe_abs_shift=shifts,
-        monotone=all(a < b for a, b in zip(shifts, shifts[1:], strict=False)),
+        monotone=all(a < b for a, b in pairwise(shifts)),
     )
 
 
