@@ -1,11 +1,12 @@
 """The spectrum in one run: a β ladder with snapshots against independent runs at each β.
 
 On CPU, with the demo's architecture and synthetic task (infovit.demo.pipeline.demo_overrides:
-4 blocks, width 64, 2 heads; 20 epochs per independent run, log ramp over 12), for every seed:
+4 blocks, width 64, 2 heads; 20 epochs per independent run, log ramp over the first 6),
+for every seed:
 
-- independent runs at each β (the demo's 30, 3, 0.3, 0.03);
-- one ascending ladder (0.03 → 30: open channels first, then closing them) and one descending
-  ladder (30 → 0.03), each: a log ramp from 1e-4 over --ramp epochs, then --hold epochs per
+- independent runs at each β (the demo's, DEMO_BETAS: 10, 3, 0.3, 0.03);
+- one ascending ladder (0.03 → 10: open channels first, then closing them) and one descending
+  ladder (10 → 0.03), each: a log ramp from 1e-4 over --ramp epochs, then --hold epochs per
   milestone, lr --ladder-lr; a snapshot at every milestone's end.
 
 Measured per β: top-1 and KL per image (mean ± std over seeds, --passes stochastic passes),
@@ -19,7 +20,7 @@ Tables (CSV + markdown) go to OUT/; the figure OUT/anneal_vs_independent.png is 
 saved tables only (--plot-only redraws it).
 
     python benchmarks/anneal_vs_independent.py --quick            # smoke test, < 1 min
-    python benchmarks/anneal_vs_independent.py                    # 3 seeds (42, 1, 2), hours
+    python benchmarks/anneal_vs_independent.py                    # 3 seeds (42, 1, 2), ~20 min
     python benchmarks/anneal_vs_independent.py --seeds 42 --hold 6 --ramp 2 --out bench/h6
     python benchmarks/anneal_vs_independent.py --ladder-lr constant --out bench/const
     python benchmarks/anneal_vs_independent.py --plot-only --out bench/anneal
@@ -65,7 +66,7 @@ def say(text: str) -> None:
 
 
 def independent_args(beta: float, seed: int, quick: bool) -> list[str]:
-    args = [*demo_overrides("ib", beta, quick=False), "--optim.seed", str(seed)]
+    args = [*demo_overrides("ib", beta, quick=False, seed=seed)]
     if quick:  # the demo's model on a tenth of its data, 2 epochs (1 of β ramp)
         args += ["--data.spec", "synthetic:n_train=256,n_val=64", "--optim.epochs", "2",
                  "--beta.warmup_epochs", "1"]  # fmt: skip
