@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from infovit.analysis.tables import Row
-from infovit.plotting.style import integer_ticks, new_figure, save_figure, styled
+from infovit.plotting.style import integer_ticks, log_axis, new_figure, save_figure, styled
 
 __all__ = ["plot_ablation"]
 
@@ -55,7 +55,7 @@ def plot_ablation(cumulative: list[Row], heads: list[Row], stem: Path) -> list[P
                     color=colour,
                     label=f"{model}, {_STYLE[mode][2]}",
                 )
-    right.set_xscale("log")
+    log_axis(right, "x")
     right.axhline(0, color="grey", lw=0.5)
     right.set_xlabel("nats per image routed by the head (removed)")
     right.set_ylabel("top-1 drop (percentage points)")

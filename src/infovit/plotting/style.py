@@ -41,6 +41,7 @@ __all__ = [
     "beta_colormap",
     "figure_style",
     "integer_ticks",
+    "log_axis",
     "new_figure",
     "save_figure",
     "styled",
@@ -147,6 +148,22 @@ def integer_ticks(ax: Axes, axis: str = "both") -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if axis in ("y", "both"):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def log_axis(ax: Axes, axis: str = "x") -> None:
+    """Log-scale ``axis`` of ``ax`` (call after drawing) with plain-number labels at 1, 2, 5 × 10ᵏ
+    over up to three decades and at 10ᵏ beyond, no minor labels: matplotlib's own labels of a
+    narrow log range (1.3×10⁰, 1.4×10⁰, …) run into each other."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    decades = np.log10(max(hi, 1e-300) / max(lo, 1e-300))
+    subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+    target.set_major_locator(LogLocator(base=10, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())
 
 
 def _stem(path: str | os.PathLike[str]) -> Path:

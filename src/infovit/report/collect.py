@@ -104,8 +104,23 @@ def _overview(c: Reader, runs: list[dict[str, Any]]) -> dict[str, Any]:
             }
         )
     configs = c.table("spectrum")
+    ablation = c.table("ablation_spectrum")
     return {
         "spectrum": c.figure("spectrum", "validation top-1 accuracy against nats per image"),
+        "ablation": [
+            {
+                **r,
+                "top1_base": num(r.get("top1_base")),
+                "top1_all_heads": num(r.get("top1_all_heads")),
+                "kl": num(r.get("kl_per_image")),
+            }
+            for r in ablation or []
+        ],
+        "ablation_computed": ablation is not None,
+        "ablation_href": c.table_href("ablation_spectrum"),
+        "ablation_figure": c.figure(
+            "ablation", "top-1 as heads are ablated in order of their KL, per model"
+        ),
         "runs": rows,
         "runs_measured": per_run is not None,
         "configs": [
