@@ -6,7 +6,7 @@ Layout (``OUT/``)::
                  ({"section", "file", "what", "kind"}; kind is table | arrays | figure)
     index.md     the same list as a Markdown table
     tables/NAME.csv, tables/NAME.npz    what sections compute
-    figures/NAME.png, .pdf              drawn from the saved tables only
+    figures/NAME.png, .pdf, .svg        drawn from the saved tables only
     cache/RUN.npz                       the streamed extraction of each run
 
 A section writes through :meth:`Store.table` / :meth:`Store.arrays`; its figure function reads

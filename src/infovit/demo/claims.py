@@ -4,19 +4,19 @@ Each claim is a rule stated before any model is trained, evaluated on the number
 wrote (``spectrum_runs.csv``, ``heads.csv``, ``voting.csv``, the routing findings), and
 reported with those numbers whether it holds or not. The rules (arXiv 2602.04784):
 
-1. **Spectrum** (§4.1, Fig. 1a): ordered from the strongest β to the weakest, nats per image
+1. **Spectrum** (Fig. 1b): ordered from the strongest β to the weakest, nats per image
    grow and accuracy does not fall by more than its two-pass spread; no_attn is the lowest
    accuracy and the unmodified ViT the highest.
-2. **Where the nats go** (§4.2, Fig. 2): every bottlenecked model that routes at least one nat
+2. **Where the nats go** (Fig. 2): every bottlenecked model that routes at least one nat
    per image writes a larger share of its nats into the two key patches (the only patches whose
    content other patches need) than an even spread would.
-3. **Few active heads at strong β** (§4.2, Fig. 3): the number of active heads never falls as β
+3. **Few active heads at strong β** (Fig. 3): the number of active heads never falls as β
    weakens, and the strongest-β model that beats the independent-patch ceiling has at most a
    quarter of its heads active.
-4. **Patch voting** (§4.3, Fig. 1c): no_attn's patches vote for the most classes (highest
+4. **Patch voting** (Fig. 1c): no_attn's patches vote for the most classes (highest
    median inverse Simpson index) and most loudly (widest median logit range); the ViT's for
    the fewest and least loudly.
-5. **Repetition probe** (§4.4, Fig. 5): in every bottlenecked model that routes at least one nat
+5. **Repetition probe** (Fig. 5): in every bottlenecked model that routes at least one nat
    per image, the most active head's latent moves further the more copies of a key are pasted.
 """
 

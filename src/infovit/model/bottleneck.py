@@ -1,4 +1,4 @@
-"""The per-head variational information bottleneck (Murphy, §3; REFERENCE.md §1).
+"""The per-head variational information bottleneck (Murphy, arXiv 2602.04784, §3 and eq. 3).
 
 Every attention head's output Δ (``softmax(qkᵀ)v`` before W_o) is sent through a Gaussian
 channel per token: an encoder maps Δ to the posterior q(z|Δ) = N(μ, diag σ²), a sample z is
