@@ -29,8 +29,9 @@ examples:
   infovit analyze --list
   infovit analyze --figures-only analysis/in100
 
-outputs (in --out): tables/*.csv, figures/*.png, *.pdf and *.svg drawn from those tables, index.md and
-index.json listing every file, cache/<run>.npz (per-image extraction; re-runs load it instantly).
+outputs (in --out): tables/*.csv, figures/*.png, *.pdf and *.svg drawn from those tables,
+index.md and index.json listing every file, cache/<run>.npz (per-image extraction; re-runs
+load it instantly).
 """
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from infovit.analysis.tables import read_csv
 from infovit.demo.findings import RoutingFinding
 from infovit.demo.spectrum import SpectrumRow
+from infovit.model.capabilities import is_endpoint, is_priced
 
 __all__ = ["Claim", "check_claims", "format_claims"]
 
@@ -44,12 +45,12 @@ class Claim:
 
 def _by_strength(rows: list[SpectrumRow]) -> list[SpectrumRow]:
     """Bottlenecked models from the strongest β to the weakest."""
-    return sorted((r for r in rows if r.variant == "ib"), key=lambda r: -(r.beta or 0.0))
+    return sorted((r for r in rows if is_priced(r)), key=lambda r: -(r.beta or 0.0))
 
 
 def _spectrum(rows: list[SpectrumRow]) -> Claim:
     ib = _by_strength(rows)
-    ends = {r.variant: r for r in rows if r.variant != "ib"}
+    ends = {r.variant: r for r in rows if is_endpoint(r)}
     nats_grow = all((a.kl_per_image or 0) < (b.kl_per_image or 0) for a, b in pairwise(ib))
     acc_holds = all(b.top1 >= a.top1 - 2 * max(a.top1_std, b.top1_std) for a, b in pairwise(ib))
     accs = [r.top1 for r in rows]

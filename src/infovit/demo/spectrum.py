@@ -15,6 +15,7 @@ from pathlib import Path
 
 from infovit.analysis.spectrum import format_beta
 from infovit.atomic import write_text
+from infovit.model.capabilities import has_attention, is_priced, nats_measured
 from infovit.plotting.figures import SpectrumPoint, draw_spectrum
 from infovit.plotting.style import new_figure, save_figure, styled
 
@@ -81,7 +82,7 @@ def write_summary(
         "|---|---|---|---|",
     ]
     for r in rows:
-        beta = "—" if r.variant != "ib" else f"{format_beta(r.beta)} ({r.beta_convention})"
+        beta = "—" if not is_priced(r) else f"{format_beta(r.beta)} ({r.beta_convention})"
         if r.kl_per_image is None:
             kl = "unrestricted"
         else:
@@ -106,10 +107,10 @@ def plot_spectrum(
     points = [
         SpectrumPoint(r.kl_per_image, r.top1, r.top1_std, f"β={format_beta(r.beta)}")
         for r in rows
-        if r.variant == "ib" and r.kl_per_image
+        if is_priced(r) and r.kl_per_image
     ]
-    no_attn = [(r.top1, r.top1_std) for r in rows if r.variant == "no_attn"]
-    vit = [(r.top1, r.top1_std) for r in rows if r.variant == "vit"]
+    no_attn = [(r.top1, r.top1_std) for r in rows if not has_attention(r)]
+    vit = [(r.top1, r.top1_std) for r in rows if not nats_measured(r)]
     fig = new_figure(5.2, 4.6)
     ax = fig.add_subplot()
     draw_spectrum(fig, ax, points, no_attn, vit, ceilings=ceilings)

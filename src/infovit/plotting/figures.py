@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from infovit.model.capabilities import has_attention, nats_measured
 from infovit.plotting.common import display_image
 from infovit.plotting.style import (
     ENDPOINT_COLOURS,
@@ -205,10 +206,10 @@ def plot_spectrum(rows: list[Row], stem: Path) -> list[Path]:
     points, no_attn, vit = [], [], []
     for r in rows:
         x = float(r["kl_per_image"])
-        variant = str(r.get("variant", ""))
-        if variant == "vit" or not math.isfinite(x):
+        variant = str(r.get("variant", "ib"))
+        if not nats_measured(variant) or not math.isfinite(x):
             vit.append((float(r["top1"]), float(r["top1_std"])))
-        elif variant == "no_attn" or x <= 0:
+        elif not has_attention(variant) or x <= 0:
             no_attn.append((float(r["top1"]), float(r["top1_std"])))
         else:
             points.append(

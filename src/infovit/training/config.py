@@ -23,6 +23,7 @@ from infovit.data.synthetic import SyntheticConfig
 from infovit.data.transforms import AUGMENTS
 from infovit.errors import InfovitError
 from infovit.model.bottleneck import BottleneckConfig
+from infovit.model.capabilities import is_priced
 from infovit.model.factory import ModelConfig
 from infovit.training.cadence import CheckpointCadence
 
@@ -364,7 +365,7 @@ def _validate_ladder(config: Config) -> None:
                 f"beta.settle needs --optim.ladder_lr constant (got {o.ladder_lr}): a hold of "
                 "unknown length has no cosine to follow"
             )
-    if config.model.variant != "ib":
+    if not is_priced(config.model):
         raise InfovitError(
             f"beta.schedule ladder needs model.variant ib (got {config.model.variant}: no "
             "KL term to price)"

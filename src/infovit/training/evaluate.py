@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from infovit.model.capabilities import has_channel, nats_measured
 from infovit.model.vit import InfoViT
 from infovit.training.config import Config
 from infovit.training.device import autocast
@@ -55,7 +56,7 @@ def evaluate(
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    if model.variant != "ib" or noise == "mean":
+    if not has_channel(model) or noise == "mean":
         passes = 1  # nothing stochastic to average over
     top1, top5, kls = [], [], []
     n = 0
@@ -76,7 +77,7 @@ def evaluate(
         top5.append(100.0 * c5 / max(n, 1))
         kls.append(kl_sum / max(n, 1))
     model.train(was_training)
-    measured = model.variant != "vit"
+    measured = nats_measured(model)
     return EvalResult(
         top1=float(np.mean(top1)),
         top1_std=float(np.std(top1)),

@@ -36,9 +36,11 @@ from tqdm.auto import tqdm
 
 from infovit.data.checks import check_same_classes
 from infovit.data.datasets import build_dataset
+from infovit.data.facts import dataset_facts
 from infovit.data.sampling import EpochSampler, RankSlices, SeededSamples
 from infovit.data.transforms import describe_transform
 from infovit.errors import InfovitError, RunInterrupted
+from infovit.model.capabilities import is_priced
 from infovit.model.factory import build_model
 from infovit.model.timm_arch import vit_arch_kwargs
 from infovit.model.vit import InfoViT
@@ -77,7 +79,7 @@ def resolve_config(config: Config, train_set: Dataset) -> Config:
 
 def _image_size(config: Config) -> int | None:
     """Input size for real data: the model's (or its timm base's); synthetic data sets its own."""
-    if config.data.spec.startswith("synthetic"):
+    if dataset_facts(config.data.spec).fixed_size:
         return None
     if config.model.img_size:
         return config.model.img_size
@@ -112,7 +114,7 @@ def build_loaders(config: Config, device: torch.device, dist: Distributed | None
             f"the training set has {len(train_set)} images, fewer than one batch of "  # type: ignore[arg-type]
             f"{d.batch_size}; lower data.batch_size"
         )
-    in_memory = d.spec.startswith("synthetic")
+    in_memory = dataset_facts(d.spec).in_memory
     workers = 0 if in_memory else d.workers
     common: dict[str, Any] = dict(
         num_workers=workers,
@@ -157,7 +159,7 @@ def _at_final_beta(config: Config, epoch: int, ladder: Ladder | None = None) -> 
     if ladder is not None:
         return ladder.in_last(epoch)
     return (
-        config.model.variant != "ib"
+        not is_priced(config.model)
         or beta.schedule == "constant"
         or epoch + 1 >= beta.warmup_epochs
     )
@@ -184,9 +186,7 @@ def train(
         return _resume(out, progress, stop_after_epochs, on_step, lock)
     if config is None:
         raise ValueError("train() needs a config unless resuming")
-    if config.beta.value is None or (
-        config.model.variant == "ib" and config.beta.objective is None
-    ):
+    if config.beta.value is None or (is_priced(config.model) and config.beta.objective is None):
         raise InfovitError(
             "beta.value and beta.objective must be known to train (null marks an imported run); "
             "set --beta.value and --beta.objective"
