@@ -57,3 +57,13 @@ def test_new_sections_share_the_selection_and_redraw_from_tables(tiny_runs, tmp_
     again = json.loads((out / "index.json").read_text())
     assert sorted(e["file"] for e in again["files"] if e["kind"] == "figure") == figures
     assert all((out / f).is_file() for f in figures)
+
+
+def test_boolean_columns_read_back_as_bools(tmp_path):
+    """A head written inactive must read back falsy: the string "False" is truthy."""
+    from infovit.analysis.tables import read_csv, write_csv
+
+    write_csv(tmp_path / "t.csv", [{"head": 0, "active": False}, {"head": 1, "active": True}])
+    rows = read_csv(tmp_path / "t.csv")
+    assert [r["active"] for r in rows] == [False, True]
+    assert [r for r in rows if r["active"]] == [rows[1]]

@@ -27,7 +27,8 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Row]) -> None:
 
 
 def read_csv(path: str | os.PathLike[str]) -> list[Row]:
-    """Rows back as dicts, numbers parsed to float where they parse (figures re-draw from this)."""
+    """Rows back as dicts: numbers parsed to float where they parse, ``True`` / ``False`` to bool
+    (figures re-draw from this)."""
     with open(path, newline="", encoding="utf-8") as f:
         return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
@@ -39,6 +40,8 @@ def _fmt(value: Any) -> Any:
 
 
 def _parse(value: str) -> Any:
+    if value in ("True", "False"):  # as csv writes bools; "False" must not read as truthy
+        return value == "True"
     try:
         return float(value)
     except ValueError:
