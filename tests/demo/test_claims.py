@@ -64,7 +64,7 @@ def test_every_claim_holds_on_numbers_that_show_it(tmp_path):
     assert all(c.holds for c in claims.values()), claims
     assert "β=10: 2/8" in claims["few active heads at strong β"].evidence
     text = format_claims(list(claims.values()))
-    assert text.count("| yes |") == 5 and "**no**" not in text
+    assert text.count("| yes |") == 6 and "**no**" not in text
 
 
 def test_each_claim_fails_when_its_numbers_contradict_it(tmp_path):
@@ -73,7 +73,9 @@ def test_each_claim_fails_when_its_numbers_contradict_it(tmp_path):
     many = [_finding("ib_beta10", 3, 0.3, [0.01, 0.02, 0.05]), *FINDINGS[1:]]
     assert not _claims(tmp_path, findings=many)["few active heads at strong β"].holds
     fewer_later = [FINDINGS[0], _finding("ib_beta3", 1, 0.35, [0.02, 0.1, 0.3]), FINDINGS[2]]
-    assert not _claims(tmp_path, findings=fewer_later)["few active heads at strong β"].holds
+    claims = _claims(tmp_path, findings=fewer_later)
+    assert claims["few active heads at strong β"].holds
+    assert not claims["more active heads as β weakens"].holds
     spread_out = [_finding("ib_beta10", 2, 0.01, [0.01, 0.02, 0.05]), *FINDINGS[1:]]
     assert not _claims(tmp_path, findings=spread_out)["nats into the keys"].holds
     flat = [*FINDINGS[:2], _finding("ib_beta0.03", 8, 0.1, [0.4, 0.3, 0.5])]
