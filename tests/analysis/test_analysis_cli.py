@@ -23,7 +23,7 @@ def test_analyze_writes_indexed_tables_and_figures(tiny_runs, tmp_path, capsys) 
     spectrum = {r["variant"]: r for r in read_csv(out / "tables" / "spectrum.csv")}
     assert spectrum["no_attn"]["kl_per_image"] == 0.0
     assert spectrum["ib"]["kl_per_image"] > 0.0
-    assert spectrum["vit"]["pareto"] == "False"
+    assert spectrum["vit"]["pareto"] is False
     heads = read_csv(out / "tables" / "heads.csv")
     assert len(heads) == 2 * 2  # 2 blocks × 2 heads of the one IB run
 
