@@ -8,7 +8,6 @@ patch figures need attention arrays that the tables do not hold and are not redr
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections.abc import Mapping
@@ -33,22 +32,16 @@ __all__ = ["read_table", "redraw_tables", "run_betas"]
 Row = dict[str, Any]
 
 
-def _parse(value: str) -> Any:
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
 def read_table(path: str | Path) -> list[Row]:
-    """A saved CSV table as row dicts, numbers parsed to float (as the analysis writes them);
-    an empty or missing file gives no rows. Plotting reads tables itself: it imports no
-    analysis code."""
+    """A saved CSV table as row dicts, read by the analysis's own reader
+    (:func:`infovit.analysis.tables.read_csv`: numbers to float, True/False to bool); an empty
+    or missing file gives no rows."""
+    from infovit.analysis.tables import read_csv
+
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return read_csv(path)
 
 
 def run_betas(runs: list[Row]) -> tuple[dict[str, float | None], dict[str, str]]:
