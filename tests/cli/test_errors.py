@@ -378,6 +378,11 @@ CASES = [
         "synthetic option tint_noise must be a finite number ≥ 0",
     ),
     C(
+        "synthetic-stray-tiles-too-many",
+        [*TRAIN, "--data.spec", "synthetic:stray_tiles=0.8"],
+        "synthetic option stray_tiles must be in [0, 0.75) for 4 tints",
+    ),
+    C(
         "data-folder-missing",
         [*TRAIN, "--data.spec", "imagefolder:/nonexistent/folder", *FOLDER],
         "does not exist",

@@ -116,3 +116,43 @@ def test_tint_noise_makes_one_tile_ambiguous_and_the_mean_decisive():
     expect_pooled = norm.cdf(np.sqrt(k) * r / (np.sqrt(2) * sigma)) ** 2
     assert abs(np.mean(single) - expect_single) < 0.01  # 3000 · 34 tiles: SE ≈ 0.003
     assert expect_single < 0.7 and np.mean(pooled) >= min(expect_pooled, 1.0) - 0.002
+
+
+def _background_colours(ds: SyntheticPatches, i: int) -> torch.Tensor:
+    """The nearest tint of every background tile of image i (noise-free data)."""
+    tints, _ = _palette(ds.config)
+    keys = set(ds.keys[i].tolist())
+    colours = torch.stack([t[:, 0, 0] for j, t in enumerate(_tiles(ds, i)) if j not in keys])
+    return torch.cdist(colours, tints).argmin(1)
+
+
+def test_stray_tiles_show_another_tint_at_the_stated_rate():
+    q = 0.4
+    ds = SyntheticPatches(SyntheticConfig(n_train=400, noise=0.0, stray_tiles=q), "train")
+    wrong = [
+        float((_background_colours(ds, i) != int(ds.labels[i]) // 2).float().mean())
+        for i in range(len(ds))
+    ]
+    assert abs(np.mean(wrong) - q) < 0.015  # 400 · 34 tiles: SE ≈ 0.004
+    plain = SyntheticPatches(SyntheticConfig(n_train=400, noise=0.0), "train")
+    assert torch.equal(plain.labels, ds.labels)  # labels and keys are drawn before the strays
+    assert torch.equal(plain.keys, ds.keys)
+
+
+def test_tint_ceiling_is_the_majority_rule_accuracy():
+    """Known answer: the exact multinomial sum equals the Bayes (majority, random ties) rule's
+    accuracy on generated data, far from 1 on a small grid; q = 0 gives 1."""
+    from infovit.data.synthetic import tint_ceiling
+
+    cfg = SyntheticConfig(grid=3, tints=3, n_train=6000, noise=0.0, stray_tiles=0.5)
+    ds = SyntheticPatches(cfg, "train")
+    hits = 0.0
+    for i in range(len(ds)):
+        counts = torch.bincount(_background_colours(ds, i), minlength=cfg.tints)
+        best = (counts == counts.max()).nonzero().flatten().tolist()
+        hits += (int(ds.labels[i]) // 2 in best) / len(best)
+    ceiling = tint_ceiling(cfg)
+    assert 0.6 < ceiling < 0.75
+    assert abs(hits / len(ds) - ceiling) < 4 * np.sqrt(ceiling * (1 - ceiling) / len(ds))
+    assert tint_ceiling(SyntheticConfig()) == 1.0
+    assert 0.999 < tint_ceiling(SyntheticConfig(stray_tiles=0.4)) < 1.0

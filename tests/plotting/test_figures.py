@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from infovit.plotting import figures, redraw, style
+from infovit.plotting import figures, style
 from infovit.plotting.style import FORMATS, figure_style, save_figure
 
 # --- small tables, as the analysis writes them ---------------------------------------------------
@@ -254,33 +254,19 @@ def test_voting_draws_every_image_coloured_by_beta(tmp_path: Path, captured: lis
     assert "median" in legend and "interquartile range" in legend
 
 
-def test_redraw_from_tables_without_analysis(tmp_path: Path) -> None:
-    import csv
+def test_run_betas_reads_the_beta_column_or_the_configuration_label() -> None:
+    """β per model for the voting figure's colours: the table's ``beta`` column when present,
+    else the β in the label; endpoints and unreadable values have none."""
+    from infovit.analysis.sections.voting import run_betas
 
-    def write(name: str, rows: list[dict[str, Any]]) -> None:
-        with open(tmp_path / "tables" / name, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-
-    (tmp_path / "tables").mkdir()
-    rows, images = voting_tables()
-    write("voting.csv", rows)
-    write("voting_images.csv", images)
-    write("heads.csv", heads_rows())
-    write(
-        "spectrum_runs.csv",
+    beta, variants = run_betas(
         [
             {"model": "no_attn", "config": "no attention", "variant": "no_attn"},
             {"model": "ib_beta30", "config": "ib beta=30 (mean)", "variant": "ib"},
-            {"model": "ib_beta3", "config": "ib beta=3 (mean)", "variant": "ib"},
+            {"model": "ib_beta3", "config": "ib beta=3 (mean)", "variant": "ib", "beta": 3.0},
+            {"model": "odd", "config": "ib beta=nan (mean)", "variant": "ib"},
             {"model": "vit", "config": "unmodified ViT", "variant": "vit"},
-        ],
+        ]
     )
-    beta, variants = redraw.run_betas(redraw.read_table(tmp_path / "tables" / "spectrum_runs.csv"))
-    assert beta == {"no_attn": None, "ib_beta30": 30.0, "ib_beta3": 3.0, "vit": None}
+    assert beta == {"no_attn": None, "ib_beta30": 30.0, "ib_beta3": 3.0, "odd": None, "vit": None}
     assert variants["vit"] == "vit"
-    written = redraw.redraw_tables(tmp_path / "tables", tmp_path / "figures")
-    assert {p.name for p in written} == {
-        f"{s}.{e}" for s in ("voting", "active_heads") for e in FORMATS
-    }

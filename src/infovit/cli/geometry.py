@@ -107,6 +107,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SIZE",
         help="memory for accumulators and scratch (default 8GiB); less means more passes",
     )
+    run_g.add_argument(
+        "--precision",
+        choices=("auto", "float64", "float32"),
+        default="auto",
+        help="products per batch: auto = float32, and float64 again for layers whose spectra "
+        "float32 cannot resolve (every α as float64's, to 1e-4); float64 exact; float32 fastest",
+    )
     run_g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     run_g.add_argument("--out", required=True, metavar="DIR", help="output directory")
     run_g.add_argument("--no-plots", action="store_true", help="write the tables only")

@@ -131,7 +131,7 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
             f"synthetic option symbols={cfg.symbols} exceeds the {patterns} distinct patterns a "
             f"{cfg.patch}-px key tile holds; lower symbols or raise patch"
         )
-    for key in ("noise", "tint_noise"):
+    for key in ("noise", "tint_noise", "stray_tiles"):
         value = getattr(cfg, key)
         if not value >= 0 or not math.isfinite(value):
             default = SyntheticConfig.__dataclass_fields__[key].default
@@ -139,6 +139,13 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
                 f"synthetic option {key} must be a finite number ≥ 0, got {value} "
                 f"(e.g. synthetic:{key}={default})"
             )
+    limit = (cfg.tints - 1) / cfg.tints
+    if not (cfg.stray_tiles == 0 or 0 < cfg.stray_tiles < limit):
+        raise InfovitError(
+            f"synthetic option stray_tiles must be in [0, {limit:.3g}) for {cfg.tints} tints (the "
+            f"image's tint must stay the most likely colour), got {cfg.stray_tiles} "
+            "(e.g. synthetic:stray_tiles=0.4)"
+        )
     if not 0 <= cfg.seed < 2**32:
         raise InfovitError(
             f"synthetic option seed must be in [0, 2³²), got {cfg.seed} (e.g. synthetic:seed=0)"

@@ -8,6 +8,10 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
   (one per tile and channel), so one tile alone is ambiguous between neighbouring tints while the
   mean of many tiles still decides: the patches' local evidence disagrees, as on natural images
   (the demo uses this to show the paper's patch voting, Fig. 1c);
+- with ``stray_tiles = q > 0`` each background tile, independently with probability q, shows
+  one of the *other* tints (uniformly) instead of the image's: a single tile is then clear about
+  its colour but wrong a fraction q of the time, and only the majority of the tiles decides
+  the tint — the local evidence of the patches disagrees, each patch confidently;
 - two *key* tiles at random distinct positions have a bright frame and, inside it, one of
   ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
   symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
@@ -17,7 +21,8 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 The independent-patch ceiling. A model without attention scores each class by the mean of
 per-patch votes, so between (tint, repeat) and (tint, no repeat) it decides on the sign of
 ``D(s₁) + D(s₂) + c`` for some per-symbol votes D: background tiles do not depend on the bit.
-(Tint offsets do not change this: they are drawn independently of the bit and the symbols.)
+(Tint offsets and stray tiles do not change this: they are drawn independently of the bit and
+the symbols.)
 Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal pairs are called
 "repeat" only for s ∈ U (u of S), while every unequal pair inside U is called "repeat" too
 (at least u(u−1) of S(S−1)); flipping the rule's direction is symmetric. Hence::
@@ -28,6 +33,12 @@ which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (:func:`independent_patch_ceiling`
 choosing U of the maximising size. With tints decided perfectly, that is also the ceiling of the
 full label; with ambiguous tints it still bounds it, since a correct label needs the bit between
 the two classes of the true tint decided right.
+
+The tint ceiling with stray tiles. Given the m = grid² − 2 background tiles' colours, the
+likelihood of tint t is ∝ ((1 − q)(T − 1)/q)^(count of t), so for q < (T − 1)/T the Bayes rule
+picks the most frequent colour (ties at random); its accuracy is the exact multinomial sum of
+:func:`tint_ceiling` (0.9994 for m = 34, T = 4, q = 0.4). It caps every model's
+accuracy on the full label, and a model that routes the tiles' colours (a ViT) can reach it.
 
 Reaching it needs votes that break the symmetry between symbols. The data are symmetric under
 relabelling the symbols, and a vote that treats all symbols alike gives the same D(s₁) + D(s₂)
@@ -43,7 +54,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["SyntheticConfig", "SyntheticPatches", "independent_patch_ceiling"]
+__all__ = ["SyntheticConfig", "SyntheticPatches", "independent_patch_ceiling", "tint_ceiling"]
 
 _SPLIT_SEED = {"train": 0, "val": 1, "test": 2}
 
@@ -58,6 +69,7 @@ class SyntheticConfig:
     n_val: int = 2048
     noise: float = 0.25  # pixel noise std (images are already normalised)
     tint_noise: float = 0.0  # std of each background tile's own colour offset
+    stray_tiles: float = 0.0  # probability that a background tile shows another tint
     seed: int = 0
 
     @property
@@ -76,6 +88,46 @@ def independent_patch_ceiling(symbols: int, symmetric: bool = False) -> float:
         return 0.5
     S = symbols
     return max(u / (2 * S) + 0.5 * (1 - u * (u - 1) / (S * (S - 1))) for u in range(S + 1))
+
+
+def tint_ceiling(cfg: SyntheticConfig) -> float:
+    """Bayes accuracy of the tint from the background tiles' colours when each tile strays to
+    another tint with probability ``cfg.stray_tiles`` (module docstring): the probability that
+    the true tint is the most frequent colour, a tie of k colours counting 1/k. Exact: a sum over
+    the multinomial counts (the true tint's count, then how the rest spread over the others)."""
+    q, t, m = cfg.stray_tiles, cfg.tints, cfg.grid * cfg.grid - 2
+    if q == 0 or t == 1:
+        return 1.0
+    if q >= (t - 1) / t:
+        raise ValueError(f"stray_tiles {q} ≥ {(t - 1) / t:.3g}: no tint is the most likely colour")
+    from math import comb
+
+    def spread(n: int, k: int, cap: int) -> dict[int, float]:
+        """P(n tiles spread uniformly over k colours leave all ≤ cap), split by how many
+        reach cap exactly: {ties: probability}."""
+        # dynamic programme over colours: state (tiles used, colours at cap)
+        states: dict[tuple[int, int], float] = {(0, 0): 1.0}
+        for _ in range(k):
+            nxt: dict[tuple[int, int], float] = {}
+            for (used, at_cap), pr in states.items():
+                for c in range(min(cap, n - used) + 1):
+                    key = (used + c, at_cap + (c == cap))
+                    nxt[key] = nxt.get(key, 0.0) + pr * comb(n - used, c) * (1 / k) ** c
+            states = nxt
+        out: dict[int, float] = {}
+        for (used, at_cap), pr in states.items():
+            if used == n:
+                out[at_cap] = out.get(at_cap, 0.0) + pr
+        return out
+
+    total = 0.0
+    for own in range(m + 1):
+        p_own = comb(m, own) * (1 - q) ** own * q ** (m - own)
+        if p_own == 0.0:
+            continue
+        for ties, pr in spread(m - own, t - 1, own).items():
+            total += p_own * pr / (1 + ties)
+    return total
 
 
 def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,6 +165,12 @@ def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Te
     if cfg.tint_noise > 0:  # per-tile colour offsets: one tile alone is ambiguous
         offset = cfg.tint_noise * torch.randn(n, G * G, 3, 1, 1, generator=g)
         tiles = tiles + offset  # keys overwrite theirs below
+    if cfg.stray_tiles > 0:  # some tiles show another tint: each tile is clear but may be wrong
+        stray = torch.rand(n, G * G, generator=g) < cfg.stray_tiles  # [n, G²]
+        other = (tint[:, None] + torch.randint(1, cfg.tints, (n, G * G), generator=g)) % cfg.tints
+        colour = tints[torch.where(stray, other, tint[:, None])]  # [n, G², 3]
+        offset = colour - tints[tint][:, None, :]  # 0 where the tile keeps the image's tint
+        tiles = tiles + offset[..., None, None]  # keys overwrite theirs below
     for pos, sym in ((order[:, 0], s1), (order[:, 1], s2)):
         key = torch.full((n, 3, p, p), 2.0)  # bright frame
         key[:, :, 1:-1, 1:-1] = symbols[sym]
@@ -153,4 +211,5 @@ class SyntheticPatches(Dataset):
         return {
             **asdict(self.config),
             "independent_patch_ceiling": independent_patch_ceiling(self.config.symbols),
+            "tint_ceiling": tint_ceiling(self.config),
         }

@@ -7,6 +7,7 @@ Afterwards each token's covariance is eigendecomposed (batched ``eigvalsh``) and
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,19 @@ from infovit.geometry.powerlaw import (
     intra_op_threads,
 )
 
-__all__ = ["GeometryResult", "compute_geometry"]
+__all__ = ["AUTO_RTOL", "FLOAT32_RTOL", "PRECISIONS", "GeometryResult", "compute_geometry"]
+
+PRECISIONS = ("auto", "float64", "float32")
+
+# With float32 products, eigenvalues below this fraction of λ_max are rounding noise, not data:
+# on the demo's synthetic models, whose token spectra fall to 1e-16 of their trace, float32
+# products put the tail at ~1e-8 of the trace (≤ 5e-7 of λ_max) and α fitted there was off by
+# up to 3.4. float32 therefore fits only ranks above 1e-5 · λ_max (``n_fit`` says how many), and
+# "auto" measures a layer again in float64 unless every fitted eigenvalue of every token is above
+# AUTO_RTOL · λ_max, a hundred times the floor (float32 rounding then moves them by < 1e-3
+# relative in the worst case measured, and α by 5e-8 on ViT-Tiny).
+AUTO_RTOL = 1e-3
+FLOAT32_RTOL = 1e-5
 
 
 @dataclass
@@ -135,8 +148,14 @@ class _Outputs:
         fit: FitConfig,
         workers: int,
         bar: tqdm,
-    ) -> None:
-        """Eigendecompose and fit the covariance tokens of ``mom``; store its correlations."""
+        exact_rtol: float | None = None,
+    ) -> bool:
+        """Eigendecompose and fit the covariance tokens of ``mom``; store its correlations.
+
+        With ``exact_rtol`` (float32 products under "auto"), return whether some token's fit
+        range holds an eigenvalue (above ``exact_rtol`` · λ_max) below :data:`AUTO_RTOL` · λ_max,
+        where float32 rounding could matter: that layer's α then needs float64 products."""
+        cut = False
         row = self.row_of[spec.index]
         if mom.gram is not None:
             assert self.corr is not None
@@ -146,10 +165,15 @@ class _Outputs:
         off = spec.token_offset + seg.start
         for a in range(0, mom.num_cov_tokens, mom.chunk_tokens):
             b = min(a + mom.chunk_tokens, mom.num_cov_tokens)
-            cov = mom.covariance(a, b)  # [t, D, D]
+            cov = mom.covariance(a, b, consume=True)  # [t, D, D], in the accumulators
             self.cov_sums[spec.index] += cov.sum(dim=0).cpu()
             lam = covariance_eigenvalues(cov, workers).clamp_min(0.0)  # [t, D] descending
             res = fit_powerlaw(lam, fit, max_rank=mom.count - 1)
+            if exact_rtol is not None and not cut:
+                exact = dataclasses.replace(fit, rtol=exact_rtol)
+                cut = bool(
+                    (fit_powerlaw(lam, exact, max_rank=mom.count - 1).n_fit > res.n_fit).any()
+                )
             tv = lam.sum(dim=-1)  # [t]
             sl = slice(off + a, off + b)
             self.alpha[row, sl] = res.alpha.cpu().numpy()
@@ -160,6 +184,11 @@ class _Outputs:
             norm = lam / torch.where(tv > 0, tv, 1.0).unsqueeze(-1)
             self.spectra[row, sl, : spec.dim] = norm.cpu().numpy()
             bar.update(b - a)
+        return cut
+
+    def reset(self, layer: int) -> None:
+        """Forget a layer's pooled statistics before it is measured again."""
+        self.cov_sums[layer].zero_()
 
 
 @torch.no_grad()
@@ -176,53 +205,86 @@ def compute_geometry(
     device: torch.device | str = "cpu",
     progress: bool = True,
     desc: str = "geometry",
-    precision: str = "float64",
+    precision: str = "auto",
 ) -> GeometryResult:
     """Stream ``loader`` through ``model`` and measure the per-token information geometry.
 
     ``loader`` must be re-iterable in the same order (a DataLoader without shuffling) when the plan
     needs more than one pass. ``batch_size`` (default: the loader's) sizes the scratch buffers in
     the memory plan. Raises ValueError if the budget cannot hold one token's accumulators.
-    ``precision`` is that of each batch's products: float64 throughout (default; exact to
-    ~1e-12), or float32 GEMMs summed in float64 (~1e-5 relative, faster); see
-    :class:`LayerMoments`.
+    ``precision`` is that of each batch's products:
+
+    - ``"float64"``: float64 throughout (exact to ~1e-12).
+    - ``"float32"``: float32 GEMMs summed in float64 (see :class:`LayerMoments`; ~1.2× a
+      forward pass instead of ~1.35× for ViT-Tiny, ``benchmarks/geometry_cost.py``). They resolve
+      eigenvalues only down to ~1e-6 of the largest, so the fit's ``rtol`` is raised to
+      :data:`FLOAT32_RTOL`: a spectrum's rounding-noise tail counts as numerically zero instead of
+      being fitted (fewer ranks in ``n_fit``, never noise fitted as data).
+    - ``"auto"`` (default): float32, then float64 again for every layer where some token's fit
+      uses an eigenvalue below :data:`AUTO_RTOL` · λ_max: every α is then the float64 α, or
+      within 1e-4 of it (5e-8 measured on ViT-Tiny, 2e-5 on a steep α = 5.9 spectrum), and
+      well-conditioned models pay the float32 cost. ``info`` lists the layers of each
+      precision. The loader must be re-iterable.
     """
-    if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be float32 or float64, got {precision!r}")
-    work_dtype = torch.float32 if precision == "float32" else torch.float64
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     fit = fit or FitConfig()
+    fit32 = dataclasses.replace(fit, rtol=max(fit.rtol, FLOAT32_RTOL))
     device = torch.device(device)
     labels = token_labels(model)
     specs = describe_layers(model, layers, include_pixels)
     bsz = batch_size or int(getattr(loader, "batch_size", None) or 128)
-    plan = plan_passes(specs, max_memory, bsz, correlation)
     spec_of = {s.index: s for s in specs}
     out = _Outputs(specs, labels.num_tokens, correlation)
     workers = torch.get_num_threads()
     seconds = {"stream": 0.0, "fit": 0.0}  # where the time goes (reported in ``info``)
     count: int | None = None
-    for p_i, pas in enumerate(plan.passes):
-        label = f"{desc} pass {p_i + 1}/{len(plan.passes)}"
-        t0 = time.perf_counter()
-        acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label, work_dtype)
-        t1 = time.perf_counter()
-        seconds["stream"] += t1 - t0
-        if count is None:
-            count = seen
-        elif seen != count:
-            raise RuntimeError(f"pass {p_i + 1} saw {seen} images, the first saw {count}")
-        if seen < 2:
-            raise ValueError(f"need at least 2 images for a covariance, got {seen}")
-        total = sum(m.num_cov_tokens for _, m in acc.values())
-        bar = tqdm(total=total, desc=f"{label}: spectra", disable=not progress, leave=False)
-        # Many small ops: one intra-op thread (eigvalsh spreads over ``workers`` itself).
-        with intra_op_threads(1):
-            while acc:  # pop as we go: each layer's accumulators are freed once fitted
-                layer, (seg, mom) = acc.popitem()
-                out.fit_segment(seg, spec_of[layer], mom, fit, workers, bar)
-                del mom
-        bar.close()
-        seconds["fit"] += time.perf_counter() - t1
+
+    def measure(chosen: list[LayerSpec], dtype: torch.dtype, desc_: str) -> tuple[Plan, set[int]]:
+        """Stream and fit ``chosen`` layers with ``dtype`` products; return the plan and, for
+        float32 under "auto", the layers whose fit range reached the float32 floor."""
+        nonlocal count
+        plan = plan_passes(chosen, max_memory, bsz, correlation)
+        f32 = dtype == torch.float32
+        check = fit.rtol if f32 and precision == "auto" else None
+        redo: set[int] = set()
+        for p_i, pas in enumerate(plan.passes):
+            label = f"{desc_} pass {p_i + 1}/{len(plan.passes)}"
+            t0 = time.perf_counter()
+            acc, seen = _run_pass(model, loader, pas, spec_of, device, progress, label, dtype)
+            t1 = time.perf_counter()
+            seconds["stream"] += t1 - t0
+            if count is None:
+                count = seen
+            elif seen != count:
+                raise RuntimeError(
+                    f"a pass saw {seen} images, the first saw {count}: the loader must be "
+                    "re-iterable in the same order"
+                )
+            if seen < 2:
+                raise ValueError(f"need at least 2 images for a covariance, got {seen}")
+            total = sum(m.num_cov_tokens for _, m in acc.values())
+            bar = tqdm(total=total, desc=f"{label}: spectra", disable=not progress, leave=False)
+            # Many small ops: one intra-op thread (eigvalsh spreads over ``workers`` itself).
+            with intra_op_threads(1):
+                while acc:  # pop as we go: each layer's accumulators are freed once fitted
+                    layer, (seg, mom) = acc.popitem()
+                    fit_ = fit32 if f32 else fit
+                    if out.fit_segment(seg, spec_of[layer], mom, fit_, workers, bar, check):
+                        redo.add(layer)
+                    del mom
+            bar.close()
+            seconds["fit"] += time.perf_counter() - t1
+        return plan, redo
+
+    first = torch.float64 if precision == "float64" else torch.float32
+    plan, redo = measure(specs, first, desc)
+    exact_layers = [s for s in specs if s.index in redo] if first == torch.float32 else specs
+    if redo:  # "auto": these layers' spectra reach below what float32 products resolve
+        for s in exact_layers:
+            out.reset(s.index)
+        measure(exact_layers, torch.float64, f"{desc} (float64 for {len(exact_layers)} layers)")
+    exact_ids = {s.index for s in exact_layers}
     assert count is not None
 
     t2 = time.perf_counter()
@@ -234,7 +296,8 @@ def compute_geometry(
         for row, s in enumerate(specs):
             cov = pooled_covariance(out.means[s.index], out.cov_sums[s.index], count)
             lam = covariance_eigenvalues(cov, workers).clamp_min(0.0)
-            res = fit_powerlaw(lam, fit, max_rank=count * s.num_tokens - 1)
+            fit_ = fit if s.index in exact_ids else fit32
+            res = fit_powerlaw(lam, fit_, max_rank=count * s.num_tokens - 1)
             pooled_alpha[row] = float(res.alpha)
             pooled_r2[row] = float(res.r2)
             pooled_spectra[row, : s.dim] = (lam / lam.sum()).numpy()
@@ -268,6 +331,10 @@ def compute_geometry(
             "device": str(device),
             "passes": len(plan.passes),
             "precision": precision,
+            # the products each layer's numbers come from, and the fits' eigenvalue floor
+            "float64_layers": sorted(exact_ids),
+            "float32_layers": sorted(set(spec_of) - exact_ids),
+            "float32_rtol": FLOAT32_RTOL,
             "seconds": seconds,
         },
     )

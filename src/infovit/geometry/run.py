@@ -37,6 +37,7 @@ class GeometryOptions:
     embedding: Literal["auto", "umap", "pca", "none"] = "auto"
     seed: int = 0
     max_memory: str = "8GiB"
+    precision: str = "auto"  # see compute_geometry
     device: str = "auto"
     plots: bool = True
     n_models: int = 1  # how many models the call measures (timm-only options need one)
@@ -252,6 +253,7 @@ def _measure(
                 batch_size=options.batch_size,
                 device=device,
                 desc=f"{label} {split}",
+                precision=options.precision,
             )
         except ValueError as err:  # budget too small, too few images
             raise InfovitError(str(err)) from err

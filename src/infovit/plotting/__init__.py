@@ -15,7 +15,6 @@ from infovit.plotting.figures import (
     plot_survival,
     plot_voting,
 )
-from infovit.plotting.redraw import redraw_tables
 from infovit.plotting.style import figure_style, save_figure
 
 __all__ = [
@@ -29,6 +28,5 @@ __all__ = [
     "plot_spectrum",
     "plot_survival",
     "plot_voting",
-    "redraw_tables",
     "save_figure",
 ]

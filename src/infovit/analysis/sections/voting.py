@@ -3,14 +3,37 @@ patch's vote ranks in the image's prediction (paper Fig. 1c, App. C, Figs. 8–1
 
 from __future__ import annotations
 
+import math
+import re
+
 from infovit.analysis.context import Context, pixels_of
 from infovit.analysis.klmaps import select_images
 from infovit.analysis.rank_maps import RANK_CATEGORIES, rank_map_table, rank_share_table
 from infovit.analysis.sections.base import Section, register
 from infovit.analysis.store import Store
+from infovit.analysis.tables import Row
 from infovit.analysis.voting import voting_table
 
-__all__ = ["SECTION"]
+__all__ = ["SECTION", "run_betas"]
+
+
+def run_betas(runs: list[Row]) -> tuple[dict[str, float | None], dict[str, str]]:
+    """β and variant per model from ``spectrum_runs`` rows: the ``beta`` column when the table
+    has one, else the β in the configuration label (``ib beta=3 (mean)``); None if unknown."""
+    beta: dict[str, float | None] = {}
+    variants: dict[str, str] = {}
+    for r in runs:
+        model = str(r["model"])
+        variants[model] = str(r.get("variant", "ib"))
+        value = r.get("beta")
+        if value in (None, "") and (m := re.search(r"beta=([^\s)]+)", str(r.get("config", "")))):
+            value = m.group(1)
+        try:
+            b = float(value) if value not in (None, "") else None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            b = None
+        beta[model] = b if b is not None and math.isfinite(b) else None
+    return beta, variants
 
 
 def compute(ctx: Context) -> None:
@@ -32,7 +55,6 @@ def compute(ctx: Context) -> None:
 
 def draw(store: Store) -> None:
     from infovit.plotting import plot_rank_maps, plot_voting
-    from infovit.plotting.redraw import run_betas
 
     rows = store.read_table("voting")
     # every image a dot coloured by its model's β (from the spectrum table, when computed)
