@@ -29,7 +29,7 @@ def run_betas(runs: list[Row]) -> tuple[dict[str, float | None], dict[str, str]]
         if value in (None, "") and (m := re.search(r"beta=([^\s)]+)", str(r.get("config", "")))):
             value = m.group(1)
         try:
-            b = float(value) if value not in (None, "") else None  # type: ignore[arg-type]
+            b = float(value) if value not in (None, "") else None
         except (TypeError, ValueError):
             b = None
         beta[model] = b if b is not None and math.isfinite(b) else None
