@@ -169,11 +169,11 @@ class _Outputs:
             self.cov_sums[spec.index] += cov.sum(dim=0).cpu()
             lam = covariance_eigenvalues(cov, workers).clamp_min(0.0)  # [t, D] descending
             res = fit_powerlaw(lam, fit, max_rank=mom.count - 1)
-            if exact_rtol is not None and not cut:
-                exact = dataclasses.replace(fit, rtol=exact_rtol)
-                cut = bool(
-                    (fit_powerlaw(lam, exact, max_rank=mom.count - 1).n_fit > res.n_fit).any()
-                )
+            if exact_rtol is not None and not cut:  # ranks float32 may not resolve well
+                cap = mom.count - 1
+                exact = fit_powerlaw(lam, dataclasses.replace(fit, rtol=exact_rtol), max_rank=cap)
+                safe = fit_powerlaw(lam, dataclasses.replace(fit, rtol=AUTO_RTOL), max_rank=cap)
+                cut = bool((exact.n_fit > safe.n_fit).any())
             tv = lam.sum(dim=-1)  # [t]
             sl = slice(off + a, off + b)
             self.alpha[row, sl] = res.alpha.cpu().numpy()
@@ -242,7 +242,7 @@ def compute_geometry(
 
     def measure(chosen: list[LayerSpec], dtype: torch.dtype, desc_: str) -> tuple[Plan, set[int]]:
         """Stream and fit ``chosen`` layers with ``dtype`` products; return the plan and, for
-        float32 under "auto", the layers whose fit range reached the float32 floor."""
+        float32 under "auto", the layers whose fits use eigenvalues below AUTO_RTOL · λ_max."""
         nonlocal count
         plan = plan_passes(chosen, max_memory, bsz, correlation)
         f32 = dtype == torch.float32
