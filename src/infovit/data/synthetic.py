@@ -7,7 +7,7 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
   With ``tint_noise > 0`` each background tile's colour is the tint plus its own Gaussian offset
   (one per tile and channel), so one tile alone is ambiguous between neighbouring tints while the
   mean of many tiles still decides: the patches' local evidence disagrees, as on natural images
-  (the demo uses this to show the paper's patch voting, Fig. 1c);
+  (tried for the paper's patch voting, Fig. 1c; the README says what it did);
 - with ``stray_tiles = q > 0`` each background tile, independently with probability q, shows
   one of the *other* tints (uniformly) instead of the image's: a single tile is then clear about
   its colour but wrong a fraction q of the time, and only the majority of the tiles decides
@@ -50,6 +50,7 @@ symmetry, so a trained no-attention model lands between the two ceilings (55% in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from math import comb
 
 import torch
 from torch.utils.data import Dataset
@@ -100,7 +101,6 @@ def tint_ceiling(cfg: SyntheticConfig) -> float:
         return 1.0
     if q >= (t - 1) / t:
         raise ValueError(f"stray_tiles {q} ≥ {(t - 1) / t:.3g}: no tint is the most likely colour")
-    from math import comb
 
     def spread(n: int, k: int, cap: int) -> dict[int, float]:
         """P(n tiles spread uniformly over k colours leave all ≤ cap), split by how many
