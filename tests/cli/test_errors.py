@@ -383,6 +383,11 @@ CASES = [
         "synthetic option stray_tiles must be in [0, 0.75) for 4 tints",
     ),
     C(
+        "synthetic-stray-from-without-strays",
+        [*TRAIN, "--data.spec", "synthetic:stray_from=8"],
+        "synthetic option stray_from must be ≥ 0 and needs stray_tiles > 0",
+    ),
+    C(
         "data-folder-missing",
         [*TRAIN, "--data.spec", "imagefolder:/nonexistent/folder", *FOLDER],
         "does not exist",

@@ -156,3 +156,30 @@ def test_tint_ceiling_is_the_majority_rule_accuracy():
     assert abs(hits / len(ds) - ceiling) < 4 * np.sqrt(ceiling * (1 - ceiling) / len(ds))
     assert tint_ceiling(SyntheticConfig()) == 1.0
     assert 0.999 < tint_ceiling(SyntheticConfig(stray_tiles=0.4)) < 1.0
+
+
+def test_stray_from_gives_clean_training_images_before_its_epoch():
+    q = 0.4
+    cfg = SyntheticConfig(n_train=200, n_val=50, noise=0.0, stray_tiles=q, stray_from=2)
+    ds = SyntheticPatches(cfg, "train")
+    always = SyntheticPatches(SyntheticConfig(n_train=200, noise=0.0, stray_tiles=q), "train")
+
+    def stray_rate(d: SyntheticPatches) -> float:
+        return float(
+            np.mean(
+                [
+                    float((_background_colours(d, i) != int(d.labels[i]) // 2).float().mean())
+                    for i in range(len(d))
+                ]
+            )
+        )
+
+    for epoch, expected in ((0, 0.0), (1, 0.0), (2, q), (5, q), (0, 0.0)):
+        ds.set_epoch(epoch)
+        assert abs(stray_rate(ds) - expected) < 0.03, epoch
+    ds.set_epoch(2)
+    assert torch.equal(ds.images, always.images)  # from stray_from on: the usual images
+    assert torch.equal(ds.labels, always.labels) and torch.equal(ds.keys, always.keys)
+    val = SyntheticPatches(cfg, "val")
+    val.set_epoch(0)  # evaluation images always have the strays
+    assert abs(stray_rate(val) - q) < 0.03

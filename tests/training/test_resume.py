@@ -219,3 +219,22 @@ def test_a_kill_between_best_and_last_keeps_the_best_of_an_uninterrupted_run(
     assert resumed.checkpoint_info("best")["epoch"] == best_epoch
     a, b = straight.checkpoint("best").tensors(), resumed.checkpoint("best").tensors()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_data_curriculum_resumes_bit_identical(tmp_path, tiny_overrides):
+    """synthetic:stray_from=1 trains epoch 0 without stray tiles and epoch 1 with them. A crash
+    in epoch 0 resumes into the same images (the data set's state is a function of the epoch),
+    and the curriculum is not a no-op: the run differs from one with strays throughout."""
+    spec = "synthetic:grid=4,n_train=128,n_val=64,stray_tiles=0.4"
+    base = [*tiny_overrides, "--optim.checkpoint_every", "2"]
+    cfg = load_config(None, [*base, "--data.spec", spec + ",stray_from=1"])
+    straight = train(cfg, tmp_path / "straight", progress=False)
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "crashed", progress=False, on_step=crash_at(3))
+    info = RunFolder(tmp_path / "crashed").checkpoint("last").info
+    assert (info["epoch"], info["batch"]) == (0, 2)  # resumes inside the clean epoch
+    resumed = train(None, tmp_path / "crashed", resume=True, progress=False)
+    assert_same_run(straight, resumed)
+    always = train(load_config(None, [*base, "--data.spec", spec]), tmp_path / "always", False)
+    wa, wb = straight.checkpoint("last").tensors(), always.checkpoint("last").tensors()
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)

@@ -146,6 +146,12 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
             f"image's tint must stay the most likely colour), got {cfg.stray_tiles} "
             "(e.g. synthetic:stray_tiles=0.4)"
         )
+    if cfg.stray_from < 0 or (cfg.stray_from > 0 and cfg.stray_tiles == 0):
+        raise InfovitError(
+            f"synthetic option stray_from must be ≥ 0 and needs stray_tiles > 0, got "
+            f"stray_from={cfg.stray_from} with stray_tiles={cfg.stray_tiles} "
+            "(e.g. synthetic:stray_tiles=0.4,stray_from=8)"
+        )
     if not 0 <= cfg.seed < 2**32:
         raise InfovitError(
             f"synthetic option seed must be in [0, 2³²), got {cfg.seed} (e.g. synthetic:seed=0)"

@@ -11,7 +11,9 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 - with ``stray_tiles = q > 0`` each background tile, independently with probability q, shows
   one of the *other* tints (uniformly) instead of the image's: a single tile is then clear about
   its colour but wrong a fraction q of the time, and only the majority of the tiles decides
-  the tint — the local evidence of the patches disagrees, each patch confidently;
+  the tint — the local evidence of the patches disagrees, each patch confidently. With
+  ``stray_from = k > 0`` the *training* images have no strays before epoch k (a curriculum:
+  the trainer calls :meth:`SyntheticPatches.set_epoch`); validation and test images always do;
 - two *key* tiles at random distinct positions have a bright frame and, inside it, one of
   ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
   symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
@@ -49,7 +51,7 @@ symmetry, so a trained no-attention model lands between the two ceilings (55% in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from math import comb
 
 import torch
@@ -71,6 +73,7 @@ class SyntheticConfig:
     noise: float = 0.25  # pixel noise std (images are already normalised)
     tint_noise: float = 0.0  # std of each background tile's own colour offset
     stray_tiles: float = 0.0  # probability that a background tile shows another tint
+    stray_from: int = 0  # first training epoch with stray tiles (a curriculum; 0: always)
     seed: int = 0
 
     @property
@@ -195,6 +198,13 @@ class SyntheticPatches(Dataset):
             raise ValueError("synthetic data needs patch ≥ 3, symbols ≥ 2 and grid ≥ 2")
         self.split = split
         self.images, self.labels, self.keys = make_split(self.config, split)
+        self._with_strays = self.images
+        self._without_strays: torch.Tensor | None = None
+        if split == "train" and self.config.stray_from > 0 and self.config.stray_tiles > 0:
+            # the same labels and keys (strays are drawn after them), no strays
+            clean = replace(self.config, stray_tiles=0.0)
+            self._without_strays = make_split(clean, split)[0]
+            self.images = self._without_strays
         self.classes = [
             f"tint{t}-{'repeat' if r else 'distinct'}"
             for t in range(self.config.tints)
@@ -203,6 +213,13 @@ class SyntheticPatches(Dataset):
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training images of ``epoch``: without stray tiles before ``stray_from``, with them
+        from then on (a function of the epoch alone, so a resumed run sees the same images)."""
+        if self._without_strays is not None:
+            early = epoch < self.config.stray_from
+            self.images = self._without_strays if early else self._with_strays
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.images[index], int(self.labels[index])

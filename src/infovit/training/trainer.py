@@ -560,6 +560,9 @@ class _Trainer:
         model.train()
         n_batches = self.steps_per_epoch
         self.loaders.sampler.set_epoch(epoch, first * config.data.batch_size)
+        set_data_epoch = getattr(self.loaders.train_set, "set_epoch", None)
+        if callable(set_data_epoch):  # a data curriculum (synthetic:stray_from): per epoch
+            set_data_epoch(epoch)
         beta, lr = 0.0, 0.0
         t0 = time.perf_counter()
         bar = tqdm(
