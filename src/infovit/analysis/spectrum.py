@@ -7,6 +7,8 @@ endpoints — no attention (0 nats) and the unmodified ViT (unpriced, NaN nats) 
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -16,7 +18,7 @@ from infovit.analysis.extract import Extraction
 from infovit.analysis.tables import Row
 from infovit.model.capabilities import has_channel, is_endpoint, nats_measured, variant_title
 
-__all__ = ["aggregate_spectrum", "config_label", "pareto_front", "spectrum_row"]
+__all__ = ["aggregate_spectrum", "config_label", "label_beta", "pareto_front", "spectrum_row"]
 
 
 def format_beta(beta: float | None) -> str:
@@ -29,6 +31,17 @@ def config_label(variant: str, beta: float | None = None, convention: str = "mea
     if has_channel(variant):
         return f"{variant} beta={format_beta(beta)} ({convention})"
     return variant_title(variant)
+
+
+def label_beta(label: str) -> float | None:
+    """The β that :func:`config_label` wrote into ``label``; None when it holds none, or an
+    unknown or non-finite one."""
+    m = re.search(r"beta=([^\s)]+)", label)
+    try:
+        beta = float(m.group(1)) if m else None
+    except ValueError:
+        return None
+    return beta if beta is not None and math.isfinite(beta) else None
 
 
 def spectrum_row(ext: Extraction, label: str, seed: Any = None) -> Row:

@@ -283,7 +283,10 @@ def compute_geometry(
     if redo:  # "auto": these layers' spectra reach below what float32 products resolve
         for s in exact_layers:
             out.reset(s.index)
-        measure(exact_layers, torch.float64, f"{desc} (float64 for {len(exact_layers)} layers)")
+        again, _ = measure(exact_layers, torch.float64, f"{desc} (float64 again)")
+        n_passes = len(plan.passes) + len(again.passes)
+    else:
+        n_passes = len(plan.passes)
     exact_ids = {s.index for s in exact_layers}
     assert count is not None
 
@@ -329,7 +332,7 @@ def compute_geometry(
         info={
             "batch_size": bsz,
             "device": str(device),
-            "passes": len(plan.passes),
+            "passes": n_passes,  # over the data, the float64 ones of "auto" included
             "precision": precision,
             # the products each layer's numbers come from, and the fits' eigenvalue floor
             "float64_layers": sorted(exact_ids),

@@ -10,7 +10,6 @@ attention heads of ViTs).
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from infovit.analysis.spectrum import format_beta, label_beta
 from infovit.model.capabilities import has_attention, nats_measured
 from infovit.plotting.common import display_image
 from infovit.plotting.style import (
@@ -108,8 +108,7 @@ class SpectrumPoint:
 
 def _beta_label(config: str) -> str:
     """``ib beta=3 (mean)`` → ``β=3`` (the label infovit.analysis.spectrum.config_label makes)."""
-    m = re.search(r"beta=([^\s)]+)", config)
-    return f"β={m.group(1)}" if m else config
+    return f"β={format_beta(label_beta(config))}" if "beta=" in config else config
 
 
 def draw_spectrum(

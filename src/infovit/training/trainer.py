@@ -93,6 +93,16 @@ class Loaders:
     val: DataLoader
     sampler: EpochSampler | RankSlices
 
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Everything about the training data that depends on the epoch: the sampler's order
+        from position ``start``, and a data set's own per-epoch state when it has one (a
+        curriculum, ``synthetic:stray_from``). That state lives in this process, so it reaches
+        the batches only because in-memory data sets load with no workers."""
+        self.sampler.set_epoch(epoch, start)
+        set_data_epoch = getattr(self.train_set, "set_epoch", None)
+        if callable(set_data_epoch):
+            set_data_epoch(epoch)
+
 
 def build_loaders(config: Config, device: torch.device, dist: Distributed | None = None) -> Loaders:
     """Training and validation loaders whose every random draw is a function of the seed, the
@@ -559,10 +569,7 @@ class _Trainer:
         model, config, o = self.model, self.config, self.config.optim
         model.train()
         n_batches = self.steps_per_epoch
-        self.loaders.sampler.set_epoch(epoch, first * config.data.batch_size)
-        set_data_epoch = getattr(self.loaders.train_set, "set_epoch", None)
-        if callable(set_data_epoch):  # a data curriculum (synthetic:stray_from): per epoch
-            set_data_epoch(epoch)
+        self.loaders.set_epoch(epoch, first * config.data.batch_size)
         beta, lr = 0.0, 0.0
         t0 = time.perf_counter()
         bar = tqdm(

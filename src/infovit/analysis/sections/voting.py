@@ -3,13 +3,11 @@ patch's vote ranks in the image's prediction (paper Fig. 1c, App. C, Figs. 8–1
 
 from __future__ import annotations
 
-import math
-import re
-
 from infovit.analysis.context import Context, pixels_of
 from infovit.analysis.klmaps import select_images
 from infovit.analysis.rank_maps import RANK_CATEGORIES, rank_map_table, rank_share_table
 from infovit.analysis.sections.base import Section, register
+from infovit.analysis.spectrum import label_beta
 from infovit.analysis.store import Store
 from infovit.analysis.tables import Row
 from infovit.analysis.voting import voting_table
@@ -26,13 +24,8 @@ def run_betas(runs: list[Row]) -> tuple[dict[str, float | None], dict[str, str]]
         model = str(r["model"])
         variants[model] = str(r.get("variant", "ib"))
         value = r.get("beta")
-        if value in (None, "") and (m := re.search(r"beta=([^\s)]+)", str(r.get("config", "")))):
-            value = m.group(1)
-        try:
-            b = float(value) if value not in (None, "") else None
-        except (TypeError, ValueError):
-            b = None
-        beta[model] = b if b is not None and math.isfinite(b) else None
+        text = str(r.get("config", "")) if value in (None, "") else f"beta={value}"
+        beta[model] = label_beta(text)
     return beta, variants
 
 
