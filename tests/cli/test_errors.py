@@ -383,9 +383,9 @@ CASES = [
         "synthetic option stray_tiles must be in [0, 0.75) for 4 tints",
     ),
     C(
-        "synthetic-stray-from-without-strays",
-        [*TRAIN, "--data.spec", "synthetic:stray_from=8"],
-        "synthetic option stray_from must be ≥ 0 and needs stray_tiles > 0",
+        "synthetic-curriculum-without-ambiguity",
+        [*TRAIN, "--data.spec", "synthetic:ambiguity_ramp=8"],
+        "synthetic options ambiguity_from and ambiguity_ramp schedule the tiles' ambiguity",
     ),
     C(
         "data-folder-missing",
@@ -466,6 +466,16 @@ CASES = [
     C("flag-unknown", ["train", "--out", "{out}", "--bogus"], "unrecognized arguments: --bogus"),
     C("command-unknown", ["frobnicate"], "invalid choice: 'frobnicate'"),
     C("demo-seed-out-of-range", ["demo", "--out", "{out}", "--seed", "-1"], "--seed must be in"),
+    C(
+        "demo-task-bad-option",
+        ["demo", "--out", "{out}", "--task", "hue_noise=-1"],
+        "synthetic option hue_noise must be a finite number ≥ 0",
+    ),
+    C(
+        "demo-task-sets-size",
+        ["demo", "--out", "{out}", "--task", "n_train=64"],
+        "--task sets n_train, which the demo's recipe fixes",
+    ),
     # --- infovit report
     C("report-path-missing", ["report", "{tmp}/nope", "--out", "{out}"], "does not exist"),
     C("report-path-is-a-file", ["report", "{file}", "--out", "{out}"], "is a file; give a run"),

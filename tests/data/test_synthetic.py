@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -158,9 +159,9 @@ def test_tint_ceiling_is_the_majority_rule_accuracy():
     assert 0.999 < tint_ceiling(SyntheticConfig(stray_tiles=0.4)) < 1.0
 
 
-def test_stray_from_gives_clean_training_images_before_its_epoch():
+def test_ambiguity_from_gives_clean_training_images_before_its_epoch():
     q = 0.4
-    cfg = SyntheticConfig(n_train=200, n_val=50, noise=0.0, stray_tiles=q, stray_from=2)
+    cfg = SyntheticConfig(n_train=200, n_val=50, noise=0.0, stray_tiles=q, ambiguity_from=2)
     ds = SyntheticPatches(cfg, "train")
     always = SyntheticPatches(SyntheticConfig(n_train=200, noise=0.0, stray_tiles=q), "train")
 
@@ -178,8 +179,90 @@ def test_stray_from_gives_clean_training_images_before_its_epoch():
         ds.set_epoch(epoch)
         assert abs(stray_rate(ds) - expected) < 0.03, epoch
     ds.set_epoch(2)
-    assert torch.equal(ds.images, always.images)  # from stray_from on: the usual images
+    assert torch.equal(ds.images, always.images)  # from ambiguity_from on: the usual images
     assert torch.equal(ds.labels, always.labels) and torch.equal(ds.keys, always.keys)
     val = SyntheticPatches(cfg, "val")
     val.set_epoch(0)  # evaluation images always have the strays
     assert abs(stray_rate(val) - q) < 0.03
+
+
+def _hues(ds: SyntheticPatches, i: int) -> torch.Tensor:
+    """Hue angle (radians) of every background tile of image i (noise-free data), from the
+    colour's coordinates on the tints' circle."""
+    keys = set(ds.keys[i].tolist())
+    colours = torch.stack([t[:, 0, 0] for j, t in enumerate(_tiles(ds, i)) if j not in keys])
+    # hue_colour(a) = cos(a)·u − sin(a)·v with u, v orthogonal of equal norm
+    u = torch.tensor([1.0, np.cos(2.094), np.cos(4.189)], dtype=torch.float32)
+    v = torch.tensor([0.0, np.sin(2.094), np.sin(4.189)], dtype=torch.float32)
+    e1, e2 = u / u.norm(), -v / v.norm()
+    return torch.atan2(colours @ e2, colours @ e1)  # [background tiles]
+
+
+def test_hue_noise_turns_hues_at_constant_brightness_and_saturation():
+    """Background tiles keep the tints' brightness (channel sum 0) and saturation (norm √1.5):
+    only their hue moves, by N(0, σ²) radians; keys, labels and positions are unchanged."""
+    sigma = 0.5
+    plain = SyntheticPatches(SyntheticConfig(n_train=300, noise=0.0), "train")
+    cfg = SyntheticConfig(n_train=300, noise=0.0, hue_noise=sigma)
+    ds = SyntheticPatches(cfg, "train")
+    assert torch.equal(plain.labels, ds.labels) and torch.equal(plain.keys, ds.keys)
+    turns = []
+    for i in range(len(ds)):
+        keys = set(ds.keys[i].tolist())
+        for j, (a, b) in enumerate(zip(_tiles(plain, i), _tiles(ds, i), strict=True)):
+            if j in keys:
+                assert torch.equal(a, b)
+            else:
+                colour = b[:, 0, 0]
+                torch.testing.assert_close(b, colour[:, None, None].expand_as(b))  # uniform
+                assert abs(float(colour.sum())) < 1e-3  # the palette's phases are 2.094, 4.189
+                assert abs(float(colour.norm()) - 1.5**0.5) < 1e-3
+        tint = int(ds.labels[i]) // 2
+        turn = _hues(ds, i) - tint * 2 * np.pi / cfg.tints
+        turns.append(torch.remainder(turn + np.pi, 2 * np.pi) - np.pi)
+    turn = torch.cat(turns)  # σ = 0.5 rarely wraps
+    assert abs(float(turn.mean())) < 0.01 and abs(float(turn.std()) - sigma) < 0.01
+
+
+def test_single_tile_hue_accuracy_is_the_nearest_hue_rule_on_data():
+    """Known answer: the wrapped-Gaussian sum equals the fraction of tiles whose hue is nearest
+    to their own tint on generated data, also when σ is large enough to wrap."""
+    from infovit.data.synthetic import single_tile_hue_accuracy, tint_angles, tint_ceiling
+
+    for sigma in (0.6, 2.5):
+        cfg = SyntheticConfig(n_train=1500, noise=0.0, hue_noise=sigma)
+        ds = SyntheticPatches(cfg, "train")
+        angles = tint_angles(cfg)
+        hits = []
+        for i in range(len(ds)):
+            gap = torch.remainder(_hues(ds, i)[:, None] - angles[None] + np.pi, 2 * np.pi)
+            nearest = (gap - np.pi).abs().argmin(dim=1)  # [tiles]
+            hits.append((nearest == int(ds.labels[i]) // 2).float())
+        measured = float(torch.cat(hits).mean())
+        assert abs(measured - single_tile_hue_accuracy(cfg)) < 0.01, sigma  # SE ≈ 0.002
+    assert single_tile_hue_accuracy(SyntheticConfig()) == 1.0
+    assert abs(single_tile_hue_accuracy(SyntheticConfig(hue_noise=100.0)) - 0.25) < 1e-3
+    assert tint_ceiling(SyntheticConfig(hue_noise=1.0)) is None  # no closed form
+    assert tint_ceiling(SyntheticConfig(tint_noise=1.0)) is None
+
+
+def test_ambiguity_ramp_scales_the_same_draws_linearly():
+    """ambiguity_from = 1, ambiguity_ramp = 4: clean in epochs 0 and 1, then the hue offsets
+    are 1/4, 2/4, 3/4 and all of the full ones (the same draws, scaled), then full for good;
+    labels and keys never change, and set_epoch is a function of the epoch alone."""
+    cfg = SyntheticConfig(n_train=60, noise=0.0, hue_noise=0.4, ambiguity_from=1, ambiguity_ramp=4)
+    assert [cfg.ambiguity(e) for e in range(7)] == [0, 0, 0.25, 0.5, 0.75, 1, 1]
+    ds = SyntheticPatches(cfg, "train")
+    full = SyntheticPatches(replace(cfg, ambiguity_from=0, ambiguity_ramp=0), "train")
+    plain = SyntheticPatches(SyntheticConfig(n_train=60, noise=0.0), "train")
+    ref = torch.cat([_hues(full, i) for i in range(len(full))])
+    base = torch.cat([_hues(plain, i) for i in range(len(plain))])
+    for epoch in (3, 0, 6, 2, 3):
+        ds.set_epoch(epoch)
+        hues = torch.cat([_hues(ds, i) for i in range(len(ds))])
+        turn = torch.remainder(hues - base + np.pi, 2 * np.pi) - np.pi
+        full_turn = torch.remainder(ref - base + np.pi, 2 * np.pi) - np.pi
+        torch.testing.assert_close(turn, cfg.ambiguity(epoch) * full_turn, atol=1e-3, rtol=0)
+        assert torch.equal(ds.labels, full.labels) and torch.equal(ds.keys, full.keys)
+    ds.set_epoch(6)
+    assert torch.equal(ds.images, full.images)

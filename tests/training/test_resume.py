@@ -222,12 +222,12 @@ def test_a_kill_between_best_and_last_keeps_the_best_of_an_uninterrupted_run(
 
 
 def test_a_data_curriculum_resumes_bit_identical(tmp_path, tiny_overrides):
-    """synthetic:stray_from=1 trains epoch 0 without stray tiles and epoch 1 with them. A crash
+    """synthetic:ambiguity_from=1 trains epoch 0 without stray tiles and epoch 1 with them. A crash
     in epoch 0 resumes into the same images (the data set's state is a function of the epoch),
     and the curriculum is not a no-op: the run differs from one with strays throughout."""
     spec = "synthetic:grid=4,n_train=128,n_val=64,stray_tiles=0.4"
     base = [*tiny_overrides, "--optim.checkpoint_every", "2"]
-    cfg = load_config(None, [*base, "--data.spec", spec + ",stray_from=1"])
+    cfg = load_config(None, [*base, "--data.spec", spec + ",ambiguity_from=1"])
     straight = train(cfg, tmp_path / "straight", progress=False)
     with pytest.raises(Crash):
         train(cfg, tmp_path / "crashed", progress=False, on_step=crash_at(3))

@@ -113,7 +113,16 @@ def _synthetic_options(text: str) -> dict[str, Any]:
 
 # Smallest values that make a task: two distinct key tiles need a grid of ≥ 2 × 2, a key tile is a
 # frame around an inside (patch ≥ 3), the repeat bit compares ≥ 2 symbols.
-_SYNTHETIC_MIN = {"grid": 2, "patch": 3, "tints": 1, "symbols": 2, "n_train": 1, "n_val": 1}
+_SYNTHETIC_MIN = {
+    "grid": 2,
+    "patch": 3,
+    "tints": 1,
+    "symbols": 2,
+    "n_train": 1,
+    "n_val": 1,
+    "ambiguity_from": 0,
+    "ambiguity_ramp": 0,
+}
 
 
 def _check_synthetic(cfg: SyntheticConfig) -> None:
@@ -131,7 +140,7 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
             f"synthetic option symbols={cfg.symbols} exceeds the {patterns} distinct patterns a "
             f"{cfg.patch}-px key tile holds; lower symbols or raise patch"
         )
-    for key in ("noise", "tint_noise", "stray_tiles"):
+    for key in ("noise", "tint_noise", "hue_noise", "stray_tiles"):
         value = getattr(cfg, key)
         if not value >= 0 or not math.isfinite(value):
             default = SyntheticConfig.__dataclass_fields__[key].default
@@ -146,11 +155,12 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
             f"image's tint must stay the most likely colour), got {cfg.stray_tiles} "
             "(e.g. synthetic:stray_tiles=0.4)"
         )
-    if cfg.stray_from < 0 or (cfg.stray_from > 0 and cfg.stray_tiles == 0):
+    if (cfg.ambiguity_from > 0 or cfg.ambiguity_ramp > 0) and not cfg.ambiguous:
         raise InfovitError(
-            f"synthetic option stray_from must be ≥ 0 and needs stray_tiles > 0, got "
-            f"stray_from={cfg.stray_from} with stray_tiles={cfg.stray_tiles} "
-            "(e.g. synthetic:stray_tiles=0.4,stray_from=8)"
+            "synthetic options ambiguity_from and ambiguity_ramp schedule the tiles' ambiguity "
+            "and need tint_noise, hue_noise or stray_tiles > 0, got "
+            f"ambiguity_from={cfg.ambiguity_from}, ambiguity_ramp={cfg.ambiguity_ramp} "
+            "(e.g. synthetic:hue_noise=1.2,ambiguity_ramp=10)"
         )
     if not 0 <= cfg.seed < 2**32:
         raise InfovitError(

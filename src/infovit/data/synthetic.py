@@ -3,17 +3,26 @@
 Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 
 - every *background* tile carries the image's **tint** (one of ``tints`` colours) plus noise:
-  the **local** part of the label. With ``tint_noise = 0`` any single patch decides the tint.
-  With ``tint_noise > 0`` each background tile's colour is the tint plus its own Gaussian offset
-  (one per tile and channel), so one tile alone is ambiguous between neighbouring tints while the
-  mean of many tiles still decides: the patches' local evidence disagrees, as on natural images
-  (tried for the paper's patch voting, Fig. 1c; the README says what it did);
-- with ``stray_tiles = q > 0`` each background tile, independently with probability q, shows
-  one of the *other* tints (uniformly) instead of the image's: a single tile is then clear about
-  its colour but wrong a fraction q of the time, and only the majority of the tiles decides
-  the tint — the local evidence of the patches disagrees, each patch confidently. With
-  ``stray_from = k > 0`` the *training* images have no strays before epoch k (a curriculum:
-  the trainer calls :meth:`SyntheticPatches.set_epoch`); validation and test images always do;
+  the **local** part of the label. With no ambiguity options any single patch decides the tint.
+  Three options make a single tile ambiguous while the tiles together still decide, so the
+  patches' local evidence disagrees, as on natural images (tried for the paper's patch voting,
+  Fig. 1c; the README says what each did):
+
+  - ``tint_noise = σ``: each background tile's colour is the tint plus its own Gaussian offset
+    (one per tile and channel); one tile alone is ambiguous between neighbouring tints while the
+    mean of many tiles still decides;
+  - ``hue_noise = σ`` (radians): each background tile's hue is the tint's plus its own Gaussian
+    offset, at the same brightness and saturation, so the tiles stay as unlike the bright key
+    frames as clean ones;
+  - ``stray_tiles = q``: each background tile, independently with probability q, shows one of
+    the *other* tints (uniformly): a single tile is clear about its colour but wrong a fraction q
+    of the time, and only the majority of the tiles decides;
+
+  ``ambiguity_from = k`` and ``ambiguity_ramp = r`` make them a curriculum for the *training*
+  images: clean tiles before epoch k, then the offsets' scale and the strays' rate grow linearly
+  to their full value over r epochs (at once for r = 0). The trainer calls
+  :meth:`SyntheticPatches.set_epoch`; every level uses the same random draws, scaled, and
+  validation and test images are always fully ambiguous;
 - two *key* tiles at random distinct positions have a bright frame and, inside it, one of
   ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
   symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
@@ -23,8 +32,8 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
 The independent-patch ceiling. A model without attention scores each class by the mean of
 per-patch votes, so between (tint, repeat) and (tint, no repeat) it decides on the sign of
 ``D(s₁) + D(s₂) + c`` for some per-symbol votes D: background tiles do not depend on the bit.
-(Tint offsets and stray tiles do not change this: they are drawn independently of the bit and
-the symbols.)
+(The ambiguity options do not change this: they are drawn independently of the bit and the
+symbols.)
 Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal pairs are called
 "repeat" only for s ∈ U (u of S), while every unequal pair inside U is called "repeat" too
 (at least u(u−1) of S(S−1)); flipping the rule's direction is symmetric. Hence::
@@ -51,13 +60,21 @@ symmetry, so a trained no-attention model lands between the two ceilings (55% in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from math import comb
+import math
+from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["SyntheticConfig", "SyntheticPatches", "independent_patch_ceiling", "tint_ceiling"]
+__all__ = [
+    "SyntheticConfig",
+    "SyntheticPatches",
+    "hue_colour",
+    "independent_patch_ceiling",
+    "single_tile_hue_accuracy",
+    "tint_angles",
+    "tint_ceiling",
+]
 
 _SPLIT_SEED = {"train": 0, "val": 1, "test": 2}
 
@@ -72,8 +89,10 @@ class SyntheticConfig:
     n_val: int = 2048
     noise: float = 0.25  # pixel noise std (images are already normalised)
     tint_noise: float = 0.0  # std of each background tile's own colour offset
+    hue_noise: float = 0.0  # std (radians) of each background tile's own hue offset
     stray_tiles: float = 0.0  # probability that a background tile shows another tint
-    stray_from: int = 0  # first training epoch with stray tiles (a curriculum; 0: always)
+    ambiguity_from: int = 0  # first training epoch with ambiguous tiles (a curriculum)
+    ambiguity_ramp: int = 0  # epochs over which the ambiguity then grows to full (0: at once)
     seed: int = 0
 
     @property
@@ -83,6 +102,19 @@ class SyntheticConfig:
     @property
     def num_classes(self) -> int:
         return 2 * self.tints
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.tint_noise > 0 or self.hue_noise > 0 or self.stray_tiles > 0
+
+    def ambiguity(self, epoch: int) -> float:
+        """Fraction of the full ambiguity in the training images of ``epoch`` (module
+        docstring): 0 before ``ambiguity_from``, then a linear ramp over ``ambiguity_ramp``."""
+        if epoch < self.ambiguity_from:
+            return 0.0
+        if self.ambiguity_ramp == 0:
+            return 1.0
+        return min(1.0, (epoch - self.ambiguity_from) / self.ambiguity_ramp)
 
 
 def independent_patch_ceiling(symbols: int, symmetric: bool = False) -> float:
@@ -94,11 +126,14 @@ def independent_patch_ceiling(symbols: int, symmetric: bool = False) -> float:
     return max(u / (2 * S) + 0.5 * (1 - u * (u - 1) / (S * (S - 1))) for u in range(S + 1))
 
 
-def tint_ceiling(cfg: SyntheticConfig) -> float:
+def tint_ceiling(cfg: SyntheticConfig) -> float | None:
     """Bayes accuracy of the tint from the background tiles' colours when each tile strays to
     another tint with probability ``cfg.stray_tiles`` (module docstring): the probability that
     the true tint is the most frequent colour, a tie of k colours counting 1/k. Exact: a sum over
-    the multinomial counts (the true tint's count, then how the rest spread over the others)."""
+    the multinomial counts (the true tint's count, then how the rest spread over the others).
+    None with colour or hue offsets, whose Bayes accuracy has no closed form."""
+    if cfg.tint_noise > 0 or cfg.hue_noise > 0:
+        return None
     q, t, m = cfg.stray_tiles, cfg.tints, cfg.grid * cfg.grid - 2
     if q == 0 or t == 1:
         return 1.0
@@ -115,7 +150,7 @@ def tint_ceiling(cfg: SyntheticConfig) -> float:
             for (used, at_cap), pr in states.items():
                 for c in range(min(cap, n - used) + 1):
                     key = (used + c, at_cap + (c == cap))
-                    nxt[key] = nxt.get(key, 0.0) + pr * comb(n - used, c) * (1 / k) ** c
+                    nxt[key] = nxt.get(key, 0.0) + pr * math.comb(n - used, c) * (1 / k) ** c
             states = nxt
         out: dict[int, float] = {}
         for (used, at_cap), pr in states.items():
@@ -125,7 +160,7 @@ def tint_ceiling(cfg: SyntheticConfig) -> float:
 
     total = 0.0
     for own in range(m + 1):
-        p_own = comb(m, own) * (1 - q) ** own * q ** (m - own)
+        p_own = math.comb(m, own) * (1 - q) ** own * q ** (m - own)
         if p_own == 0.0:
             continue
         for ties, pr in spread(m - own, t - 1, own).items():
@@ -133,12 +168,39 @@ def tint_ceiling(cfg: SyntheticConfig) -> float:
     return total
 
 
+def hue_colour(angle: torch.Tensor) -> torch.Tensor:
+    """The colour of hue ``angle`` (radians) on the tints' colour circle: [...] → [..., 3]. All
+    hues have the same brightness (channel sum 0) and saturation (norm √1.5), to 1e-4: the
+    phases are 2.094 and 4.189 rather than 2π/3 and 4π/3."""
+    return torch.stack([angle.cos(), (angle + 2.094).cos(), (angle + 4.189).cos()], dim=-1)
+
+
+def tint_angles(cfg: SyntheticConfig) -> torch.Tensor:
+    """Hue of every tint [T]: evenly spread on the colour circle."""
+    return torch.arange(cfg.tints) * (2 * torch.pi / cfg.tints)
+
+
+def single_tile_hue_accuracy(cfg: SyntheticConfig) -> float:
+    """Probability that one tile's hue under ``hue_noise = σ`` is nearest to its own tint's,
+    i.e. that the wrapped offset lies within ±π/T: ``Σ_k Φ((π/T + 2πk)/σ) − Φ((−π/T + 2πk)/σ)``."""
+    sigma, half = cfg.hue_noise, math.pi / cfg.tints
+    if sigma == 0:
+        return 1.0
+
+    def phi(x: float) -> float:
+        return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+    wraps = range(-int(4 * sigma / math.pi) - 2, int(4 * sigma / math.pi) + 3)  # ±4σ of turns
+    return sum(
+        phi((half + 2 * math.pi * k) / sigma) - phi((-half + 2 * math.pi * k) / sigma)
+        for k in wraps
+    )
+
+
 def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed tints [T, 3] and symbol patterns [S, 3, p-2, p-2] derived from the seed."""
     g = torch.Generator().manual_seed(10_007 * cfg.seed + 17)
-    angles = torch.arange(cfg.tints) * (2 * torch.pi / cfg.tints)
-    # Tints spread on a colour circle: distinct, equal brightness.
-    tints = torch.stack([angles.cos(), (angles + 2.094).cos(), (angles + 4.189).cos()], dim=1)
+    tints = hue_colour(tint_angles(cfg))  # distinct tints of equal brightness
     inner = cfg.patch - 2
     while True:  # distinct ±1 patterns (retry on the rare collision)
         sym = torch.randint(0, 2, (cfg.symbols, 3, inner, inner), generator=g).float() * 2 - 1
@@ -146,9 +208,12 @@ def _palette(cfg: SyntheticConfig) -> tuple[torch.Tensor, torch.Tensor]:
             return tints, 1.5 * sym
 
 
-def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_split(
+    cfg: SyntheticConfig, split: str, ambiguity: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Images [n, 3, H, W], labels [n] and key patch positions [n, 2] of one split, generated
-    deterministically (patch index = row · grid + column)."""
+    deterministically (patch index = row · grid + column). ``ambiguity`` scales the tiles'
+    colour and hue offsets and the strays' rate; the random draws are the same at every level."""
     n = cfg.n_train if split == "train" else cfg.n_val
     g = torch.Generator().manual_seed(cfg.seed * 1000 + _SPLIT_SEED[split])
     G, p, S = cfg.grid, cfg.patch, cfg.symbols
@@ -167,9 +232,13 @@ def make_split(cfg: SyntheticConfig, split: str) -> tuple[torch.Tensor, torch.Te
     rows = torch.arange(n)
     if cfg.tint_noise > 0:  # per-tile colour offsets: one tile alone is ambiguous
         offset = cfg.tint_noise * torch.randn(n, G * G, 3, 1, 1, generator=g)
-        tiles = tiles + offset  # keys overwrite theirs below
+        tiles = tiles + ambiguity * offset  # keys overwrite theirs below
+    if cfg.hue_noise > 0:  # per-tile hue offsets at the tints' brightness and saturation
+        turn = cfg.hue_noise * torch.randn(n, G * G, generator=g)  # [n, G²] radians
+        colour = hue_colour(tint_angles(cfg)[tint][:, None] + ambiguity * turn)  # [n, G², 3]
+        tiles = tiles + (colour - tints[tint][:, None, :])[..., None, None]
     if cfg.stray_tiles > 0:  # some tiles show another tint: each tile is clear but may be wrong
-        stray = torch.rand(n, G * G, generator=g) < cfg.stray_tiles  # [n, G²]
+        stray = torch.rand(n, G * G, generator=g) < ambiguity * cfg.stray_tiles  # [n, G²]
         other = (tint[:, None] + torch.randint(1, cfg.tints, (n, G * G), generator=g)) % cfg.tints
         colour = tints[torch.where(stray, other, tint[:, None])]  # [n, G², 3]
         offset = colour - tints[tint][:, None, :]  # 0 where the tile keeps the image's tint
@@ -198,13 +267,10 @@ class SyntheticPatches(Dataset):
             raise ValueError("synthetic data needs patch ≥ 3, symbols ≥ 2 and grid ≥ 2")
         self.split = split
         self.images, self.labels, self.keys = make_split(self.config, split)
-        self._with_strays = self.images
-        self._without_strays: torch.Tensor | None = None
-        if split == "train" and self.config.stray_from > 0 and self.config.stray_tiles > 0:
-            # the same labels and keys (strays are drawn after them), no strays
-            clean = replace(self.config, stray_tiles=0.0)
-            self._without_strays = make_split(clean, split)[0]
-            self.images = self._without_strays
+        self._level = 1.0  # the ambiguity of self.images
+        self._full = self.images
+        if split == "train" and self.config.ambiguous:
+            self.set_epoch(0)
         self.classes = [
             f"tint{t}-{'repeat' if r else 'distinct'}"
             for t in range(self.config.tints)
@@ -215,11 +281,16 @@ class SyntheticPatches(Dataset):
         return len(self.labels)
 
     def set_epoch(self, epoch: int) -> None:
-        """Training images of ``epoch``: without stray tiles before ``stray_from``, with them
-        from then on (a function of the epoch alone, so a resumed run sees the same images)."""
-        if self._without_strays is not None:
-            early = epoch < self.config.stray_from
-            self.images = self._without_strays if early else self._with_strays
+        """Training images of ``epoch`` under the ambiguity curriculum (``ambiguity_from``,
+        ``ambiguity_ramp``): a function of the epoch alone, so a resumed run sees the same
+        images. Labels and keys never change; evaluation splits stay fully ambiguous."""
+        if self.split != "train":
+            return
+        level = self.config.ambiguity(epoch)
+        if level != self._level:
+            full = level == 1.0
+            self.images = self._full if full else make_split(self.config, "train", level)[0]
+            self._level = level
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.images[index], int(self.labels[index])

@@ -19,6 +19,7 @@ import torch
 from infovit.analysis import AnalysisOptions, analyze
 from infovit.analysis.loading import load_runs
 from infovit.atomic import write_text
+from infovit.data.datasets import parse_data_spec
 from infovit.data.synthetic import SyntheticConfig, independent_patch_ceiling
 from infovit.demo.claims import check_claims, format_claims
 from infovit.demo.findings import RoutingFinding, format_findings, routing_findings
@@ -33,9 +34,13 @@ DEMO_BETAS: tuple[float, ...] = (10.0, 3.0, 0.3, 0.03)
 DEMO_SEED = 42  # the training seed the README's numbers are for
 
 
-def demo_overrides(variant: str, beta: float, quick: bool, seed: int = DEMO_SEED) -> list[str]:
-    """Config overrides of one demo model."""
+def demo_overrides(
+    variant: str, beta: float, quick: bool, seed: int = DEMO_SEED, task: str = ""
+) -> list[str]:
+    """Config overrides of one demo model; ``task`` adds synthetic options to the data spec
+    (e.g. ``"hue_noise=1.2,ambiguity_ramp=10"``: a task variant, same training)."""
     n_train, n_val, epochs = (256, 256, 1) if quick else (4096, 1024, 20)
+    spec = f"synthetic:n_train={n_train},n_val={n_val}" + (f",{task}" if task else "")
     return [
         "--model.variant", variant,
         "--model.depth", "4", "--model.embed_dim", "64", "--model.num_heads", "2",
@@ -43,7 +48,7 @@ def demo_overrides(variant: str, beta: float, quick: bool, seed: int = DEMO_SEED
         # channels start at the prior's variance (σ = 1), not nearly noiseless: a head that
         # never needs to route then has nothing to unlearn, which 20 epochs could not do
         "--model.bottleneck.logvar_init", "0",
-        "--data.spec", f"synthetic:n_train={n_train},n_val={n_val}",
+        "--data.spec", spec,
         "--data.batch_size", "128",
         "--optim.epochs", str(epochs), "--optim.lr", "2e-3", "--optim.warmup_epochs", "1",
         "--optim.device", "cpu", "--optim.seed", str(seed),
@@ -74,12 +79,18 @@ def _analyse(runs: list[Path], out: Path, quick: bool, progress: bool) -> list[R
 
 
 def run_demo(
-    out: str | Path, quick: bool = False, progress: bool = True, seed: int = DEMO_SEED
+    out: str | Path,
+    quick: bool = False,
+    progress: bool = True,
+    seed: int = DEMO_SEED,
+    task: str = "",
 ) -> str:
     """Train the spectrum into ``out/runs``, analyse it, check the paper's claims, and write the
-    figure, the summary and the HTML report (``out/report/index.html``)."""
+    figure, the summary and the HTML report (``out/report/index.html``). ``task``: extra
+    synthetic options of a task variant (checked before anything is written)."""
     from infovit.report import build_report
 
+    task_config = _task_config(task)
     out = Path(out)
     runs_dir = out / "runs"
     if runs_dir.exists():
@@ -94,14 +105,14 @@ def run_demo(
     for variant, beta in plan:
         name = variant if variant != "ib" else f"ib_beta{beta:g}"
         print(f"[demo] training {name} …", flush=True)
-        cfg = load_config(None, demo_overrides(variant, beta, quick, seed))
+        cfg = load_config(None, demo_overrides(variant, beta, quick, seed, task))
         train(cfg, runs_dir / name, progress=progress)
         runs.append(runs_dir / name)
     findings = _analyse(runs, out, quick, progress)
     rows = spectrum_rows(runs, out / "analysis")
     if not rows:
         raise InfovitError("the demo trained no model")
-    symbols = SyntheticConfig().symbols
+    symbols = task_config.symbols
     ceilings = {
         "independent-patch ceiling, symbol-symmetric votes": independent_patch_ceiling(
             symbols, symmetric=True
@@ -117,7 +128,8 @@ def run_demo(
         check_claims(rows, findings, out / "analysis", n_heads, independent_patch_ceiling(symbols))
     )
     write_text(out / "claims.md", claims)
-    report = build_report(out / "analysis", out / "report", command=_command(out, quick, seed))
+    command = _command(out, quick, seed, task)
+    report = build_report(out / "analysis", out / "report", command=command)
     minutes = (time.perf_counter() - t0) / 60
     return (
         table
@@ -132,7 +144,21 @@ def run_demo(
     )
 
 
-def _command(out: Path, quick: bool, seed: int) -> list[str]:
+def _task_config(task: str) -> SyntheticConfig:
+    """The synthetic task of ``task`` options (validated: a bad option is a one-line error);
+    the size options belong to the demo's recipe."""
+    options = parse_data_spec(f"synthetic:{task}").options if task else {}
+    fixed = sorted({"n_train", "n_val"} & set(options))
+    if fixed:
+        raise InfovitError(
+            f"--task sets {', '.join(fixed)}, which the demo's recipe fixes; "
+            "give only the task's options (e.g. --task hue_noise=1.2,ambiguity_ramp=10)"
+        )
+    return SyntheticConfig(**options)
+
+
+def _command(out: Path, quick: bool, seed: int, task: str = "") -> list[str]:
     """The command line that reproduces this demo, for the report's provenance page."""
     flags = (["--quick"] if quick else []) + (["--seed", str(seed)] if seed != DEMO_SEED else [])
+    flags += ["--task", task] if task else []
     return ["infovit", "demo", "--out", str(out), *flags]

@@ -96,7 +96,7 @@ class Loaders:
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         """Everything about the training data that depends on the epoch: the sampler's order
         from position ``start``, and a data set's own per-epoch state when it has one (a
-        curriculum, ``synthetic:stray_from``). That state lives in this process, so it reaches
+        curriculum, ``synthetic:ambiguity_from``). That state lives in this process, so it reaches
         the batches only because in-memory data sets load with no workers."""
         self.sampler.set_epoch(epoch, start)
         set_data_epoch = getattr(self.train_set, "set_epoch", None)
