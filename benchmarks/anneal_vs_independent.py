@@ -1,10 +1,10 @@
 """The spectrum in one run: a β ladder with snapshots against independent runs at each β.
 
-On CPU, with the demo's architecture and synthetic task (infovit.demo.pipeline.demo_overrides:
+On CPU, with the demo's architecture on the plain synthetic task (demo_overrides, task="":
 4 blocks, width 64, 2 heads; 20 epochs per independent run, log ramp over the first 6),
 for every seed:
 
-- independent runs at each β (the demo's, DEMO_BETAS: 10, 3, 0.3, 0.03);
+- independent runs at each β (BETAS: 10, 3, 0.3, 0.03, the plain-task demo's until it moved);
 - one ascending ladder (0.03 → 10: open channels first, then closing them) and one descending
   ladder (10 → 0.03), each: a log ramp from 1e-4 over --ramp epochs, then --hold epochs per
   milestone, lr --ladder-lr; a snapshot at every milestone's end.
@@ -43,12 +43,14 @@ import numpy as np
 import torch
 
 from infovit.analysis.heads import active_heads
-from infovit.demo.pipeline import DEMO_BETAS, demo_overrides
+from infovit.demo.pipeline import demo_overrides
 from infovit.information import extract_head_posteriors, normalized_mutual_information
 from infovit.training import RunFolder, load_config, load_model, train
 from infovit.training.evaluate import evaluate_run
 from infovit.training.run import validation_set
 from infovit.training.snapshot import list_snapshots
+
+BETAS = (10.0, 3.0, 0.3, 0.03)  # the β of docs/anneal_vs_independent.md
 
 APPROACHES = ("independent", "ascending", "descending")
 FIELDS = ["approach", "seed", "beta", "top1", "kl", "active", "n_active", "nmi", "nmi_heads",
@@ -66,7 +68,8 @@ def say(text: str) -> None:
 
 
 def independent_args(beta: float, seed: int, quick: bool) -> list[str]:
-    args = [*demo_overrides("ib", beta, quick=False, seed=seed)]
+    # the plain task (every tile shows its tint), which docs/anneal_vs_independent.md measured
+    args = [*demo_overrides("ib", beta, quick=False, seed=seed, task="")]
     if quick:  # the demo's model on a tenth of its data, 2 epochs (1 of β ramp)
         args += ["--data.spec", "synthetic:n_train=256,n_val=64", "--optim.epochs", "2",
                  "--beta.warmup_epochs", "1"]  # fmt: skip
@@ -343,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     q = opts.quick
     opts.seeds = [int(s) for s in (opts.seeds or ("42" if q else "42,1,2")).split(",")]
     opts.betas = [float(b) for b in opts.betas.split(",")] if opts.betas else (
-        [3.0, 0.03] if q else list(DEMO_BETAS))  # fmt: skip
+        [3.0, 0.03] if q else list(BETAS))  # fmt: skip
     opts.hold = opts.hold or (1 if q else 4)
     opts.ramp = opts.ramp if opts.ramp is not None else (1 if q else 4)
     opts.passes = opts.passes or (1 if q else 5)

@@ -11,8 +11,8 @@ examples:
   infovit demo --out demo_out            # ~5–10 minutes on 2 CPU cores
   infovit demo --out demo_out --quick    # a smoke run in about a minute (numbers not meaningful)
   infovit demo --out demo_s1 --seed 1    # the same spectrum from another training seed
-  infovit demo --out demo_hue --task hue_noise=1.2,ambiguity_ramp=10
-                                         # a task variant (README: the demo's claims)
+  infovit demo --out demo_plain --task ""  # the plain task: every tile shows its tint
+  infovit demo --out demo_s --task stray_tiles=0.4,ambiguity_from=8   # another variant
 
 Writes demo_out/runs/* (run folders), demo_out/analysis/ (every analysis section's tables and
 figures), demo_out/spectrum.{png,pdf,svg} (accuracy vs nats per image), demo_out/summary.{csv,md},
@@ -40,20 +40,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--task",
-        default="",
+        default=None,
         metavar="OPTS",
-        help="extra synthetic task options, e.g. hue_noise=1.2,ambiguity_ramp=10 (default: none)",
+        help="the synthetic task's options (default: hue_noise=1.2,ambiguity_ramp=10; "
+        "'' for the plain task)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from infovit.demo.pipeline import DEMO_SEED, run_demo
+    from infovit.demo.pipeline import DEMO_SEED, DEMO_TASK, run_demo
     from infovit.errors import InfovitError
 
     seed = DEMO_SEED if args.seed is None else args.seed
     if not 0 <= seed < 2**32:
         raise InfovitError(f"--seed must be in [0, 2³²), got {seed} (e.g. --seed 1)")
-    table = run_demo(args.out, quick=args.quick, progress=not args.quiet, seed=seed, task=args.task)
+    table = run_demo(
+        args.out,
+        quick=args.quick,
+        progress=not args.quiet,
+        seed=seed,
+        task=DEMO_TASK if args.task is None else args.task,
+    )
     print(table)
     return 0

@@ -1,0 +1,98 @@
+"""How much of the patches' vote diversity is channel noise: votes sampled against posterior-mean.
+
+The paper's patch voting (arXiv 2602.04784, Fig. 1c) counts the classes the patches vote for
+(inverse Simpson index of the per-patch top classes) and how loudly (logit range). The analysis
+takes the votes of one stochastic pass, as the paper evaluates its models with the channel noise
+on. A patch that receives a weak message then votes by the noise it received: in the demo's
+synthetic task, uninformed and weakly informed patches are near a tie between the two classes of
+their tint (repeat bit 0 or 1), and noise splits them. This script separates the two: for every
+run of a demo folder it prints the medians of both summaries with sampled messages and with the
+posterior means, and the inverse Simpson index of the tint alone (top class // 2), the local part
+of the label, which the repeat bit does not split.
+
+    python benchmarks/vote_noise.py demo_out                   # the runs in demo_out/runs
+    python benchmarks/vote_noise.py demo_hue --images 512      # a subset of the validation set
+
+Writes nothing; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from infovit.analysis.context import LoadedRun
+from infovit.analysis.loading import load_runs
+from infovit.analysis.spectrum import label_beta
+from infovit.analysis.voting import inverse_simpson, logit_range
+from infovit.model.capabilities import has_channel
+
+
+@torch.no_grad()
+def votes(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Per-patch logits [N, P, C] of ``images`` [N, 3, H, W], 256 at a time."""
+    out = [
+        model.forward_patch_logits(model.forward_features(x))  # type: ignore[operator]
+        for x in images.split(256)
+    ]
+    return torch.cat(out)
+
+
+def summary(patch_logits: torch.Tensor) -> tuple[float, float, float]:
+    """Median inverse Simpson index (full label; tint only) and median logit range."""
+    top = patch_logits.argmax(dim=-1)  # [N, P]
+    classes = patch_logits.shape[-1]
+    return (
+        float(inverse_simpson(top, classes).median()),
+        float(inverse_simpson(top // 2, classes // 2).median()),
+        float(logit_range(patch_logits).median()),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("demo", type=Path, help="a demo output folder (with runs/)")
+    p.add_argument("--images", type=int, default=1024, help="first N validation images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
+    args = p.parse_args(argv)
+    runs = sorted(d for d in (args.demo / "runs").iterdir() if (d / "config.yaml").exists())
+    if not runs:
+        print(f"error: no run folders in {args.demo / 'runs'}", file=sys.stderr)
+        return 2
+    print("| model | top-1 % | Simpson, sampled | Simpson, posterior mean | tint-only Simpson "
+          "(sampled / mean) | logit range (sampled / mean) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    loaded = load_runs(runs, device="cpu")
+
+    def spectrum_order(run: LoadedRun) -> tuple[int, float]:  # no_attn, strong β → weak, vit
+        end = {"no_attn": 0, "vit": 2}.get(run.model.variant, 1)
+        return end, -(label_beta(run.label) or 0.0)
+
+    for run in sorted(loaded, key=spectrum_order):
+        n = min(args.images, len(run.dataset))  # type: ignore[arg-type]
+        items = [run.dataset[i] for i in range(n)]
+        x = torch.stack([im for im, _ in items])
+        y = torch.tensor([label for _, label in items])
+        model = run.model.eval()
+        torch.manual_seed(args.seed)
+        sampled = votes(model, x)
+        top1 = 100 * float((sampled.mean(dim=1).argmax(-1) == y).float().mean())
+        s_full, s_tint, s_range = summary(sampled)
+        if has_channel(model):
+            model.set_noise("mean")
+            m_full, m_tint, m_range = summary(votes(model, x))
+            model.set_noise("sample")
+        else:  # deterministic: both are the same votes
+            m_full, m_tint, m_range = s_full, s_tint, s_range
+        print(
+            f"| {run.name} | {top1:.1f} | {s_full:.2f} | {m_full:.2f} | "
+            f"{s_tint:.2f} / {m_tint:.2f} | {s_range:.1f} / {m_range:.1f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
