@@ -29,6 +29,7 @@ from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
 from infovit.analysis.voting import inverse_simpson, logit_range
 from infovit.model.capabilities import has_channel
+from infovit.training.run import RunFolder
 
 
 @torch.no_grad()
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=1024, help="first N validation images")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
     args = p.parse_args(argv)
-    runs = sorted(d for d in (args.demo / "runs").iterdir() if (d / "config.yaml").exists())
+    runs = sorted(d for d in (args.demo / "runs").iterdir() if RunFolder(d).config_path.is_file())
     if not runs:
         print(f"error: no run folders in {args.demo / 'runs'}", file=sys.stderr)
         return 2

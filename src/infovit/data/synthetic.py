@@ -269,8 +269,7 @@ class SyntheticPatches(Dataset):
         self.images, self.labels, self.keys = make_split(self.config, split)
         self._level = 1.0  # the ambiguity of self.images
         self._full = self.images
-        if split == "train" and self.config.ambiguous:
-            self.set_epoch(0)
+        self.set_epoch(0)  # a curriculum's first epoch (a no-op otherwise)
         self.classes = [
             f"tint{t}-{'repeat' if r else 'distinct'}"
             for t in range(self.config.tints)
