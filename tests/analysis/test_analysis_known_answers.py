@@ -104,6 +104,20 @@ def test_sampling_passes_and_unpriced_vit(make_model) -> None:
     assert (flat.kl_total == 0).all() and flat.measured
 
 
+def test_a_models_noise_depends_on_its_seed_alone(make_model) -> None:
+    """The channel noise of one model's extraction does not depend on what ran before it."""
+    ib = make_model("ib").eval().set_noise("sample")
+    other = make_model("ib").eval().set_noise("sample")
+    alone = extract(ib, _data(6), passes=3, progress=False)
+    extract(other, _data(6), passes=3, progress=False)  # draws noise of its own
+    torch.rand(17)  # and the caller's random state moves on
+    after = extract(ib, _data(6), passes=3, progress=False)
+    np.testing.assert_array_equal(after.kl_total, alone.kl_total)
+    np.testing.assert_array_equal(after.logits, alone.logits)
+    reseeded = extract(ib, _data(6), passes=3, progress=False, seed=1)
+    assert not np.array_equal(reseeded.kl_total, alone.kl_total)
+
+
 def test_paste_patch_copies_pixels(make_model) -> None:
     model = make_model("ib")
     x = torch.arange(3 * 16 * 16, dtype=torch.float32).view(3, 16, 16)

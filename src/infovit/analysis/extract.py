@@ -116,15 +116,48 @@ def extract(
     device: str | torch.device = "cpu",
     num_workers: int = 0,
     progress: bool = True,
+    seed: int = 0,
 ) -> Extraction:
     """Run ``model`` over ``dataset`` once (plus K−1 logit-only passes) and tabulate per image.
 
     Extra passes only matter for sampling bottlenecks (the noise is part of the channel);
-    deterministic models keep K = 1.
+    deterministic models keep K = 1. The channel noise is drawn from ``seed`` in a forked RNG,
+    so a model's tables depend on the model, the data and the seed alone: not on which models
+    were analysed before it, nor on the caller's random state.
     """
     if passes < 1:
         raise InfovitError(f"--passes must be ≥ 1, got {passes}")
     device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _extract(
+            model,
+            dataset,
+            name=name,
+            passes=passes,
+            max_images=max_images,
+            batch_size=batch_size,
+            latent_heads=latent_heads,
+            device=device,
+            num_workers=num_workers,
+            progress=progress,
+        )
+
+
+def _extract(
+    model: InfoViT,
+    dataset: Dataset,
+    *,
+    name: str,
+    passes: int,
+    max_images: int | None,
+    batch_size: int,
+    latent_heads: list[tuple[int, int]] | None,
+    device: torch.device,
+    num_workers: int,
+    progress: bool,
+) -> Extraction:
+    """:func:`extract` inside its seeded RNG."""
     model = model.to(device).eval()
     ib = has_channel(model)
     blocks = cast(Sequence[InfoBlock], model.blocks)  # nn.Sequential iterates as Module

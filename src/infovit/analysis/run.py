@@ -45,6 +45,7 @@ def analyze(runs: list[LoadedRun], out: Path, options: AnalysisOptions) -> dict[
                     batch_size=options.batch_size,
                     device=options.device,
                     progress=options.progress,
+                    seed=options.seed,
                 )
             )
     n_images = {len(e.labels) for e in exts}

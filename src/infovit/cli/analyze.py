@@ -82,7 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=int, default=1024, help="repetition-probe (image, patch) pairs")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--tag", default="auto", help="checkpoint: best | last | auto")
-    p.add_argument("--seed", type=int, default=0, help="seed of image and patch sampling")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of image and patch sampling and of channel noise"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
