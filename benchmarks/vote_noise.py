@@ -8,7 +8,9 @@ synthetic task, uninformed and weakly informed patches are near a tie between th
 their tint (repeat bit 0 or 1), and noise splits them. This script separates the two: for every
 run of a demo folder it prints the medians of both summaries with sampled messages and with the
 posterior means, and the inverse Simpson index of the tint alone (top class // 2), the local part
-of the label, which the repeat bit does not split.
+of the label, which the repeat bit does not split. A second table says whose noise it is: for
+every bottlenecked model, the share of patch votes that differ from the posterior-mean vote
+with the noise on in every block, and with it on in one block only.
 
     python benchmarks/vote_noise.py demo_out                   # the runs in demo_out/runs
     python benchmarks/vote_noise.py demo_hue --images 512      # a subset of the validation set
@@ -53,6 +55,28 @@ def summary(patch_logits: torch.Tensor) -> tuple[float, float, float]:
     )
 
 
+def set_block_noise(model: torch.nn.Module, sampled: set[int]) -> None:
+    """Sample the channel noise in the blocks ``sampled``, posterior means in the others."""
+    for b, block in enumerate(model.blocks):  # type: ignore[union-attr, arg-type]
+        if block.attn is not None:
+            block.attn.noise = "sample" if b in sampled else "mean"
+
+
+def flip_rates(model: torch.nn.Module, x: torch.Tensor, seed: int) -> list[float]:
+    """Share of patch votes unlike the posterior-mean vote: noise in every block, then in
+    block 0, 1, … alone."""
+    depth = len(model.blocks)  # type: ignore[arg-type]
+    set_block_noise(model, set())
+    mean_top = votes(model, x).argmax(dim=-1)  # [N, P]
+    rates = []
+    for sampled in [set(range(depth))] + [{b} for b in range(depth)]:
+        set_block_noise(model, sampled)
+        torch.manual_seed(seed)
+        rates.append(float((votes(model, x).argmax(dim=-1) != mean_top).float().mean()))
+    set_block_noise(model, set(range(depth)))
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("demo", type=Path, help="a demo output folder (with runs/)")
@@ -72,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         end = {"no_attn": 0, "vit": 2}.get(run.model.variant, 1)
         return end, -(label_beta(run.label) or 0.0)
 
+    flips: list[tuple[str, list[float]]] = []
     for run in sorted(loaded, key=spectrum_order):
         n = min(args.images, len(run.dataset))  # type: ignore[arg-type]
         items = [run.dataset[i] for i in range(n)]
@@ -86,12 +111,22 @@ def main(argv: list[str] | None = None) -> int:
             model.set_noise("mean")
             m_full, m_tint, m_range = summary(votes(model, x))
             model.set_noise("sample")
+            flips.append((run.name, flip_rates(model, x, args.seed)))
         else:  # deterministic: both are the same votes
             m_full, m_tint, m_range = s_full, s_tint, s_range
         print(
             f"| {run.name} | {top1:.1f} | {s_full:.2f} | {m_full:.2f} | "
             f"{s_tint:.2f} / {m_tint:.2f} | {s_range:.1f} / {m_range:.1f} |"
         )
+    if flips:
+        depth = len(flips[0][1]) - 1
+        print("\nPatch votes unlike the posterior-mean vote, by where the noise is sampled:\n")
+        print(
+            "| model | every block | " + " | ".join(f"block {b} only" for b in range(depth)) + " |"
+        )
+        print("|---" * (depth + 2) + "|")
+        for name, rates in flips:
+            print(f"| {name} | " + " | ".join(f"{100 * r:.1f}%" for r in rates) + " |")
     return 0
 
 

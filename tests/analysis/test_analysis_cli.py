@@ -46,3 +46,20 @@ def test_analyze_needs_only_the_run_folder(tiny_runs, tmp_path) -> None:
     assert main(["analyze", str(run), "--only", "heads", "--no-progress"]) == 0
     assert (run / "analysis" / "tables" / "heads.csv").is_file()
     assert (run / "analysis" / "index.md").is_file()
+
+
+def test_eval_noise_depends_on_its_seed_alone(tiny_runs) -> None:
+    """``infovit eval`` of several runs: each run's numbers are those it gets alone."""
+    import torch
+
+    from infovit.training.evaluate import evaluate_run
+
+    def nats(seed: int = 0) -> float | None:
+        result, _ = evaluate_run(tiny_runs["ib"], passes=2, device="cpu", progress=False, seed=seed)
+        return result.kl_per_image
+
+    alone = nats()
+    evaluate_run(tiny_runs["ib"], passes=3, device="cpu", progress=False, seed=5)
+    torch.rand(11)  # the caller's random state moves on
+    assert nats() == alone
+    assert nats(seed=1) != alone

@@ -446,6 +446,8 @@ CASES = [
         "--batch-size must be at least 1",
     ),
     C("eval-passes-zero", ["eval", "{run}", "--passes", "0"], "--passes must be at least 1"),
+    C("eval-seed-out-of-range", ["eval", "{run}", "--seed", "-1"], "--seed: must be in [0, 2³²)"),
+    C("analyze-seed-not-an-int", ["analyze", "{run}", "--seed", "x"], "an integer, got 'x'"),
     C("flag-not-an-int", ["eval", "{run}", "--batch-size", "abc"], "invalid int value: 'abc'"),
     C("flag-bad-choice", ["eval", "{run}", "--checkpoint", "middle"], "invalid choice: 'middle'"),
     C("eval-device-unknown", ["eval", "{run}", "--device", "tpu"], "unknown device 'tpu'"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from infovit.cli import flags
+
 __all__ = ["register", "run"]
 
 _EXAMPLES = """\
@@ -83,7 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     p.add_argument("--tag", default="auto", help="checkpoint: best | last | auto")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of image and patch sampling and of channel noise"
+        "--seed",
+        type=flags.seed,
+        default=0,
+        help="seed of image and patch sampling and of channel noise",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)

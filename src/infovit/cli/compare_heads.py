@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from infovit.cli import flags
+
 __all__ = ["register", "run"]
 
 _EXAMPLES = """\
@@ -85,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="patches averaged over by the distance methods; 0 = all (default: 2000)",
     )
     est.add_argument("--components", type=int, default=0, help="marginal components; 0 = all")
-    est.add_argument("--seed", type=int, default=0)
+    est.add_argument("--seed", type=flags.seed, default=0, help="seed of the estimator's draws")
     est.add_argument("--dtype", default="auto", choices=("auto", "float32", "float64"))
     out = p.add_argument_group("resources and output")
     out.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from infovit.cli import flags
+
 __all__ = ["register"]
 
 EXAMPLES = """\
@@ -32,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default="auto", choices=("auto", "best", "last"))
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--seed", type=flags.seed, default=0, help="seed of the channel noise (default 0)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             tag=args.checkpoint,
             batch_size=args.batch_size,
             device=args.device,
+            seed=args.seed,
         )
         rows.append({"run": str(path), "variant": config.model.variant, **result.to_dict()})
         if not args.json and len(runs) == 1:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from infovit.cli import flags
+
 __all__ = ["register", "run"]
 
 _EXAMPLES = """\
@@ -99,7 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="2-D embedding before k-means; auto = UMAP if umap-learn is installed, else PCA",
     )
-    what.add_argument("--seed", type=int, default=0, help="subset, clustering and random init")
+    what.add_argument(
+        "--seed", type=flags.seed, default=0, help="subset, clustering and random init"
+    )
     run_g = p.add_argument_group("resources and output")
     run_g.add_argument(
         "--max-memory",

@@ -100,9 +100,12 @@ def evaluate_run(
     batch_size: int = 256,
     device: str = "auto",
     progress: bool = True,
+    seed: int = 0,
 ) -> tuple[EvalResult, Config]:
     """Evaluate a run folder's model on its own validation data (or ``data``), after checking
-    that the data fits the model (classes, image size). ``noise`` defaults to the run's."""
+    that the data fits the model (classes, image size). ``noise`` defaults to the run's. The
+    channel noise is drawn from ``seed`` in a forked RNG: a run's numbers do not depend on the
+    runs evaluated before it in the same process."""
     from infovit.data.checks import check_image_size, check_model_fits_data
     from infovit.errors import InfovitError
     from infovit.training.device import resolve_device
@@ -120,8 +123,10 @@ def evaluate_run(
     check_model_fits_data(model.num_classes, recorded, dataset, where)
     check_image_size(int(model.patch_embed.img_size[0]), dataset, where)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=0)
-    result = evaluate(
-        model, loader, passes=passes, noise=noise or config.optim.eval_noise, device=dev,
-        progress=progress,
-    )  # fmt: skip
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        result = evaluate(
+            model, loader, passes=passes, noise=noise or config.optim.eval_noise, device=dev,
+            progress=progress,
+        )  # fmt: skip
     return result, config
