@@ -383,6 +383,11 @@ CASES = [
         "synthetic option stray_tiles must be in [0, 0.75) for 4 tints",
     ),
     C(
+        "synthetic-bit-cue-not-a-probability",
+        [*TRAIN, "--data.spec", "synthetic:bit_cue=1.5"],
+        "synthetic option bit_cue must be a probability in [0, 1], got 1.5",
+    ),
+    C(
         "synthetic-curriculum-without-ambiguity",
         [*TRAIN, "--data.spec", "synthetic:ambiguity_ramp=8"],
         "synthetic options ambiguity_from and ambiguity_ramp schedule the tiles' ambiguity",

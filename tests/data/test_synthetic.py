@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -52,20 +53,83 @@ def test_classes_balanced():
     assert torch.all((counts - 1 / 8).abs() < 0.03)
 
 
-def test_independent_patch_ceiling_matches_exhaustive_search():
-    """The closed form equals a brute-force search over additive vote rules."""
+def _best_threshold_rule(sums_eq: np.ndarray, sums_ne: np.ndarray) -> np.ndarray:
+    """Best repeat-bit accuracy of "repeat iff vote sum > t" (or < t) over every threshold t,
+    for many vote rules at once: sums of equal pairs [N, S] and of unequal pairs [N, S(S−1)]."""
+    cuts = np.concatenate([sums_eq, sums_ne], axis=1)[:, :, None] + 1e-9  # [N, K, 1] thresholds
+    eq = (sums_eq[:, None, :] > cuts).mean(axis=2)  # [N, K] equal pairs called "repeat"
+    ne = (sums_ne[:, None, :] > cuts).mean(axis=2)  # [N, K] unequal pairs called "repeat"
+    above = 0.5 * eq + 0.5 * (1 - ne)  # "repeat iff sum > t"; the flipped rule scores 1 − it
+    return np.maximum(above, 1 - above).max(axis=1)  # [N]
+
+
+def test_position_blind_ceiling_matches_exhaustive_search():
+    """The closed form equals a brute-force search over votes E_a = E_b = D."""
     for S in (2, 3, 4):
         pairs = [(a, b) for a in range(S) for b in range(S) if a != b]
-        best = 0.0
-        for D in itertools.product(np.linspace(-2, 2, 9), repeat=S):
-            eq = np.array([2 * D[a] for a in range(S)])
-            ne = np.array([D[a] + D[b] for a, b in pairs])
-            for t in np.unique(np.concatenate([eq, ne])) + 1e-9:
-                for sign in (1, -1):
-                    acc = 0.5 * np.mean(sign * (eq - t) > 0) + 0.5 * np.mean(sign * (ne - t) <= 0)
-                    best = max(best, acc)
+        D = np.array(list(itertools.product(np.linspace(-2, 2, 9), repeat=S)))  # [N, S]
+        eq = 2 * D
+        ne = np.stack([D[:, a] + D[:, b] for a, b in pairs], axis=1)
+        best = _best_threshold_rule(eq, ne).max()
+        assert abs(best - independent_patch_ceiling(S, position_blind=True)) < 1e-9
+    assert independent_patch_ceiling(2, position_blind=True) == 0.75
+    assert abs(independent_patch_ceiling(4, position_blind=True) - 2 / 3) < 1e-12
+
+
+def test_ceiling_for_one_pair_of_positions_matches_exhaustive_search():
+    """With votes that depend on the position (E_a ≠ E_b), the bound 3/4 holds and is attained."""
+    for S, grid in ((2, 9), (3, 5), (4, 4)):
+        pairs = [(a, b) for a in range(S) for b in range(S) if a != b]
+        E = np.array(list(itertools.product(np.linspace(-1.5, 1.5, grid), repeat=2 * S)))
+        Ea, Eb = E[:, :S], E[:, S:]  # [N, S] votes of the symbols at positions a and b
+        eq = Ea + Eb
+        ne = np.stack([Ea[:, s] + Eb[:, t] for s, t in pairs], axis=1)
+        best = _best_threshold_rule(eq, ne).max()
         assert abs(best - independent_patch_ceiling(S)) < 1e-9
-    assert independent_patch_ceiling(2) == 0.75
+        assert independent_patch_ceiling(S) == 0.75
+
+
+def test_a_position_aware_vote_beats_the_position_blind_ceiling_on_the_generated_data():
+    """The two-group rule of the module docstring: the first 24 positions vote E_A, the other
+    12 E_B, "repeat" iff the keys' votes sum above 0. Its exact accuracy over the task's random
+    key positions is 0.696 > 2/3, and the generated images agree with it."""
+    E = {
+        "A": np.array([-4.25, -3.25, 0.75, 1.75]),
+        "B": np.array([-4.25, 3.75, 0.75, -1.25]),
+    }
+    group = ["A"] * 24 + ["B"] * 12
+    S, P = 4, 36
+
+    def called_repeat(a: int, b: int, s: int, t: int) -> bool:
+        return E[group[a]][s] + E[group[b]][t] > 0
+
+    exact = 0.0  # keys at two distinct uniform positions; symbols uniform, equal iff repeat
+    for a, b in itertools.permutations(range(P), 2):
+        eq = np.mean([called_repeat(a, b, s, s) for s in range(S)])
+        ne = np.mean([not called_repeat(a, b, s, t) for s in range(S) for t in range(S) if s != t])
+        exact += (0.5 * eq + 0.5 * ne) / (P * (P - 1))
+    assert abs(exact - 0.696031746) < 1e-8
+    assert independent_patch_ceiling(S, position_blind=True) < exact < independent_patch_ceiling(S)
+
+    cfg = SyntheticConfig(n_train=6000, noise=0.0)
+    ds = SyntheticPatches(cfg, "train")
+    _, symbols = _palette(cfg)
+    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])  # [n, G², 3, p, p]
+    rows = torch.arange(len(ds))
+    sym = [
+        (tiles[rows, ds.keys[:, k], :, 1:-1, 1:-1][:, None] == symbols[None])
+        .flatten(2)
+        .all(dim=2)
+        .int()
+        .argmax(dim=1)
+        for k in (0, 1)
+    ]  # the symbol in each key tile, [n] each
+    calls = [
+        called_repeat(int(a), int(b), int(s), int(t))
+        for a, b, s, t in zip(ds.keys[:, 0], ds.keys[:, 1], *sym, strict=True)
+    ]
+    accuracy = np.mean(np.array(calls) == (ds.labels % 2).bool().numpy())
+    assert abs(accuracy - exact) < 4 * np.sqrt(exact * (1 - exact) / len(ds))
 
 
 def test_key_positions_point_at_the_framed_patches():
@@ -266,3 +330,57 @@ def test_ambiguity_ramp_scales_the_same_draws_linearly():
         assert torch.equal(ds.labels, full.labels) and torch.equal(ds.keys, full.keys)
     ds.set_epoch(6)
     assert torch.equal(ds.images, full.images)
+
+
+def test_bit_cue_marks_tell_the_bit_at_their_rate_and_spare_the_keys():
+    """Every background tile's inside is brighter (says "repeat") or darker ("distinct") by
+    CUE_MARK, right with probability bit_cue; keys keep their symbols; labels do not change."""
+    from infovit.data.synthetic import CUE_MARK
+
+    cfg = SyntheticConfig(n_train=3000, noise=0.0, bit_cue=0.6, hue_noise=1.2)
+    ds = SyntheticPatches(cfg, "train")
+    plain = SyntheticPatches(replace(cfg, bit_cue=0.0), "train")
+    assert torch.equal(ds.labels, plain.labels) and torch.equal(ds.keys, plain.keys)
+    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])  # [n, G², 3, p, p]
+    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²] hues have sum 0
+    key = torch.zeros_like(brightness, dtype=torch.bool)
+    key[torch.arange(len(ds))[:, None], ds.keys] = True
+    marks = brightness[~key].view(len(ds), -1)  # [n, 34]
+    torch.testing.assert_close(marks.abs(), torch.full_like(marks, CUE_MARK), atol=1e-3, rtol=0)
+    says_repeat = marks > 0
+    agree = (says_repeat == (ds.labels % 2).bool()[:, None]).float().mean()
+    assert abs(float(agree) - 0.6) < 4 * np.sqrt(0.24 / marks.numel())
+    _, symbols = _palette(cfg)
+    inner = tiles[key][:, :, 1:-1, 1:-1]  # [2n, 3, p−2, p−2] the keys' insides
+    assert all(any(torch.equal(t, s) for s in symbols) for t in inner[:200])
+
+
+def test_bit_cue_ceilings_known_answers():
+    """Symbol-alike votes with marks are the majority of the marks, whose accuracy on generated
+    data matches; uninformative marks (p = ½) leave every bound as without; p = 1 decides."""
+    from infovit.data.synthetic import patch_ceiling
+
+    m = 34
+    cfg = SyntheticConfig(n_train=4000, bit_cue=0.55)
+    majority = sum(
+        math.comb(m, k) * 0.55**k * 0.45 ** (m - k) * (1.0 if 2 * k > m else 0.5 * (2 * k == m))
+        for k in range(m + 1)
+    )
+    assert abs(patch_ceiling(cfg, symmetric=True) - majority) < 1e-12
+    ds = SyntheticPatches(cfg, "train")
+    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])
+    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²]; keys are ±, mixed
+    key = torch.zeros_like(brightness, dtype=torch.bool)
+    key[torch.arange(len(ds))[:, None], ds.keys] = True
+    k = (brightness[~key].view(len(ds), -1) > 0).sum(dim=1)  # marks saying "repeat" (noise 0.25)
+    call = torch.where(
+        2 * k == m, torch.rand(len(ds), generator=torch.Generator().manual_seed(0)) < 0.5, 2 * k > m
+    )
+    accuracy = float((call == (ds.labels % 2).bool()).float().mean())
+    assert abs(accuracy - majority) < 4 * np.sqrt(majority * (1 - majority) / len(ds))
+    for symmetric, blind in ((True, False), (False, True), (False, False)):
+        half = independent_patch_ceiling(4, symmetric, blind, bit_cue=0.5)
+        assert abs(half - independent_patch_ceiling(4, symmetric, blind)) < 1e-12
+        assert abs(independent_patch_ceiling(4, symmetric, blind, bit_cue=1.0) - 1.0) < 1e-12
+    bounds = [patch_ceiling(replace(cfg, bit_cue=p)) for p in (0.5, 0.55, 0.6, 0.7)]
+    assert bounds == sorted(bounds) and abs(bounds[2] - 0.9299) < 1e-4

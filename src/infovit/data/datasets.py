@@ -148,6 +148,11 @@ def _check_synthetic(cfg: SyntheticConfig) -> None:
                 f"synthetic option {key} must be a finite number ≥ 0, got {value} "
                 f"(e.g. synthetic:{key}={default})"
             )
+    if not 0 <= cfg.bit_cue <= 1:
+        raise InfovitError(
+            f"synthetic option bit_cue must be a probability in [0, 1], got {cfg.bit_cue} "
+            "(e.g. synthetic:bit_cue=0.6; 0 leaves the tiles unmarked)"
+        )
     limit = (cfg.tints - 1) / cfg.tints
     if not (cfg.stray_tiles == 0 or 0 < cfg.stray_tiles < limit):
         raise InfovitError(

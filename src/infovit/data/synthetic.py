@@ -25,25 +25,53 @@ Each image is a ``grid × grid`` mosaic of ``patch × patch`` pixel tiles:
   validation and test images are always fully ambiguous;
 - two *key* tiles at random distinct positions have a bright frame and, inside it, one of
   ``symbols`` fixed random patterns. The **repeat bit** says whether the two keys show the same
-  symbol (the content is repeated elsewhere in the image) or different ones: the **global** part.
+  symbol (the content is repeated elsewhere in the image) or different ones: the **global** part;
+- ``bit_cue = p`` (off at 0) gives every background tile weak local evidence on the bit as well:
+  a brightness mark (±``CUE_MARK`` on every channel of the tile's inside) that tells the bit
+  right with probability p, independently per tile, and its flip otherwise. The tiles' marks
+  then vote against each other in proportion p : 1 − p (tried for the paper's patch voting; the
+  README says what it did). The marks are on from the first epoch: they are evidence, not
+  ambiguity.
 
 ``label = 2 · tint + repeat``. A model that sees all patches (a ViT) can reach 100%.
 
 The independent-patch ceiling. A model without attention scores each class by the mean of
-per-patch votes, so between (tint, repeat) and (tint, no repeat) it decides on the sign of
-``D(s₁) + D(s₂) + c`` for some per-symbol votes D: background tiles do not depend on the bit.
-(The ambiguity options do not change this: they are drawn independently of the bit and the
-symbols.)
-Let U be the symbols whose doubled vote clears the threshold, ``u = |U|``. Equal pairs are called
-"repeat" only for s ∈ U (u of S), while every unequal pair inside U is called "repeat" too
-(at least u(u−1) of S(S−1)); flipping the rule's direction is symmetric. Hence::
+per-patch votes, and a patch's vote depends on its content and, through the position embedding,
+on where it is. Between (tint, repeat) and (tint, no repeat) it therefore decides on the sign of
+``E_a(s₁) + E_b(s₂) + c``: a and b are the keys' positions, ``E_x(s)`` is the vote of symbol s
+at position x, and c holds the background tiles' votes, which (without bit cues) do not depend
+on the bit or the symbols: the ambiguity options draw independently of both. Fix the positions
+and the background, so that c is a number, and let W be the symbols whose equal pair is called
+"repeat", ``w = |W|``. For s ≠ s′ in W, adding
+``E_a(s) + E_b(s) + c > 0`` and ``E_a(s′) + E_b(s′) + c > 0`` gives
+``[E_a(s) + E_b(s′) + c] + [E_a(s′) + E_b(s) + c] > 0``: at least one of the ordered unequal
+pairs (s, s′), (s′, s) is called "repeat" too (and flipping the rule's direction is symmetric).
+The keys' symbols are uniform given the rest, so for every pair of positions::
 
-    accuracy ≤ max_u  u / (2S) + ½ · (1 − u(u−1) / (S(S−1)))
+    accuracy ≤ max_w  w / (2S) + ½ · (1 − w(w−1) / (2 S(S−1)))  =  3/4   for every S ≥ 2
 
-which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (:func:`independent_patch_ceiling`), attained by
-choosing U of the maximising size. With tints decided perfectly, that is also the ceiling of the
-full label; with ambiguous tints it still bounds it, since a correct label needs the bit between
-the two classes of the true tint decided right.
+(:func:`independent_patch_ceiling`), attained for one pair of positions by votes that rise with
+the symbol at a and fall with it at b. The keys land at random positions, and no rule attains it
+for every pair at once: a rule with two groups of positions reaches 0.696 for S = 4 (a test
+builds it), so the best independent-patch model lies between 0.696 and 3/4.
+
+With bit cues, c depends on the bit through the background's marks. Given the background, the
+bit's posterior depends on the marks only through the number k that say "repeat" (binomial with
+p or 1 − p over the m = grid² − 2 background tiles; seeing the marks through pixel noise cannot
+help). For fixed positions and background the pair argument above holds for the call the model
+makes, so the accuracy is at most the sum over k of the best call given k, each with its own w
+(:func:`patch_ceiling`): 0.839 for p = 0.55 and 0.930 for p = 0.6 with S = 4. Votes that
+treat symbols alike then decide by the majority of the marks (0.719 and 0.879).
+
+A *position-blind* vote (``E_a = E_b = D``) is bounded more tightly: then both (s, s′) and
+(s′, s) are called "repeat" for every s ≠ s′ in W (at least w(w−1) of S(S−1) unequal pairs)::
+
+    accuracy ≤ max_w  w / (2S) + ½ · (1 − w(w−1) / (S(S−1)))
+
+which is 3/4 for S = 2 and 2/3 for S = 3 or 4 (``position_blind=True``), attained by choosing W of
+the maximising size. With tints decided perfectly, these bound the full label too; with ambiguous
+tints they still do, since a correct label needs the bit between the two classes of the true tint
+decided right.
 
 The tint ceiling with stray tiles. Given the m = grid² − 2 background tiles' colours, the
 likelihood of tint t is ∝ ((1 − q)(T − 1)/q)^(count of t), so for q < (T − 1)/T the Bayes rule
@@ -51,11 +79,12 @@ picks the most frequent colour (ties at random); its accuracy is the exact multi
 :func:`tint_ceiling` (0.9994 for m = 34, T = 4, q = 0.4). It caps every model's
 accuracy on the full label, and a model that routes the tiles' colours (a ViT) can reach it.
 
-Reaching it needs votes that break the symmetry between symbols. The data are symmetric under
-relabelling the symbols, and a vote that treats all symbols alike gives the same D(s₁) + D(s₂)
-for equal and unequal pairs, i.e. exactly chance on the bit: the **symbol-symmetric ceiling is
-1/2** (``symmetric=True``). No single patch carries first-order evidence for breaking the
-symmetry, so a trained no-attention model lands between the two ceilings (55% in the demo).
+Beating one half needs votes that break the symmetry between symbols. The data are symmetric
+under relabelling the symbols, and a vote that treats all symbols alike gives the same
+``E_a(s₁) + E_b(s₂)`` for equal and unequal pairs, i.e. exactly chance on the bit: the
+**symbol-symmetric ceiling is 1/2** (``symmetric=True``). No single patch carries first-order
+evidence for breaking the symmetry, so a trained no-attention model lands between the ceilings
+(53–56% in the demo).
 """
 
 from __future__ import annotations
@@ -71,12 +100,14 @@ __all__ = [
     "SyntheticPatches",
     "hue_colour",
     "independent_patch_ceiling",
+    "patch_ceiling",
     "single_tile_hue_accuracy",
     "tint_angles",
     "tint_ceiling",
 ]
 
 _SPLIT_SEED = {"train": 0, "val": 1, "test": 2}
+CUE_MARK = 0.75  # brightness of a bit cue's mark on every channel (pixel noise is 0.25)
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,7 @@ class SyntheticConfig:
     tint_noise: float = 0.0  # std of each background tile's own colour offset
     hue_noise: float = 0.0  # std (radians) of each background tile's own hue offset
     stray_tiles: float = 0.0  # probability that a background tile shows another tint
+    bit_cue: float = 0.0  # probability that a background tile's mark tells the repeat bit (0: none)
     ambiguity_from: int = 0  # first training epoch with ambiguous tiles (a curriculum)
     ambiguity_ramp: int = 0  # epochs over which the ambiguity then grows to full (0: at once)
     seed: int = 0
@@ -117,13 +149,49 @@ class SyntheticConfig:
         return min(1.0, (epoch - self.ambiguity_from) / self.ambiguity_ramp)
 
 
-def independent_patch_ceiling(symbols: int, symmetric: bool = False) -> float:
-    """Best accuracy on the repeat bit of any mean-of-patch-votes model (module docstring);
-    with ``symmetric=True``, of those whose votes treat all symbols alike (exactly 1/2)."""
-    if symmetric:
-        return 0.5
+def independent_patch_ceiling(
+    symbols: int,
+    symmetric: bool = False,
+    position_blind: bool = False,
+    bit_cue: float = 0.0,
+    background: int = 34,
+) -> float:
+    """Upper bound on the repeat-bit accuracy of any mean-of-patch-votes model (module
+    docstring): 3/4 for every S ≥ 2, since a patch's vote may depend on its position. With
+    ``position_blind=True``, of those whose votes do not (2/3 for S = 3 or 4, attained); with
+    ``symmetric=True``, of those whose votes treat all symbols alike (exactly 1/2).
+
+    ``bit_cue = p`` with ``background`` marked tiles: the bound sums, over the number k of marks
+    that say "repeat", the best call given k (then the symmetric bound is the majority of the
+    marks, attained)."""
     S = symbols
-    return max(u / (2 * S) + 0.5 * (1 - u * (u - 1) / (S * (S - 1))) for u in range(S + 1))
+    # Least share of unequal pairs called "repeat" when w equal pairs are (module docstring).
+    if symmetric:
+        options = [(0, 0.0), (S, 1.0)]  # symbols alike: every pair called alike
+    else:
+        forced = S * (S - 1) if position_blind else 2 * S * (S - 1)
+        options = [(w, w * (w - 1) / forced) for w in range(S + 1)]
+    if bit_cue == 0:
+        states = [(0.5, 0.5)]  # (P(repeat, state), P(distinct, state)): no marks, one state
+    else:
+        m, p = background, bit_cue
+        states = [
+            (0.5 * math.comb(m, k) * p**k * (1 - p) ** (m - k),
+             0.5 * math.comb(m, k) * (1 - p) ** k * p ** (m - k))
+            for k in range(m + 1)
+        ]  # fmt: skip
+    return sum(
+        max(rep * w / S + dis * (1 - called) for w, called in options) for rep, dis in states
+    )
+
+
+def patch_ceiling(
+    cfg: SyntheticConfig, symmetric: bool = False, position_blind: bool = False
+) -> float:
+    """:func:`independent_patch_ceiling` of the task ``cfg`` (its symbols and bit cues)."""
+    return independent_patch_ceiling(
+        cfg.symbols, symmetric, position_blind, cfg.bit_cue, cfg.grid * cfg.grid - 2
+    )
 
 
 def tint_ceiling(cfg: SyntheticConfig) -> float | None:
@@ -243,6 +311,11 @@ def make_split(
         colour = tints[torch.where(stray, other, tint[:, None])]  # [n, G², 3]
         offset = colour - tints[tint][:, None, :]  # 0 where the tile keeps the image's tint
         tiles = tiles + offset[..., None, None]  # keys overwrite theirs below
+    if cfg.bit_cue > 0:  # a brightness mark inside every tile: the bit, or its flip
+        agree = torch.rand(n, G * G, generator=g) < cfg.bit_cue  # [n, G²]
+        told = torch.where(agree, repeat[:, None], 1 - repeat[:, None])  # [n, G²] the bit told
+        mark = CUE_MARK * (2 * told - 1).float()  # +: "repeat", −: "distinct"
+        tiles[:, :, :, 1:-1, 1:-1] += mark[:, :, None, None, None]  # keys overwrite theirs below
     for pos, sym in ((order[:, 0], s1), (order[:, 1], s2)):
         key = torch.full((n, 3, p, p), 2.0)  # bright frame
         key[:, :, 1:-1, 1:-1] = symbols[sym]
@@ -297,6 +370,7 @@ class SyntheticPatches(Dataset):
     def describe(self) -> dict[str, object]:
         return {
             **asdict(self.config),
-            "independent_patch_ceiling": independent_patch_ceiling(self.config.symbols),
+            "independent_patch_ceiling": patch_ceiling(self.config),
+            "position_blind_ceiling": patch_ceiling(self.config, position_blind=True),
             "tint_ceiling": tint_ceiling(self.config),
         }

@@ -21,7 +21,7 @@ from infovit.analysis import AnalysisOptions, analyze
 from infovit.analysis.loading import load_runs
 from infovit.atomic import write_text
 from infovit.data.datasets import parse_data_spec
-from infovit.data.synthetic import SyntheticConfig, independent_patch_ceiling
+from infovit.data.synthetic import SyntheticConfig, patch_ceiling
 from infovit.demo.claims import check_claims, format_claims
 from infovit.demo.findings import RoutingFinding, format_findings, routing_findings
 from infovit.demo.spectrum import plot_spectrum, spectrum_rows, write_summary
@@ -120,12 +120,11 @@ def run_demo(
     rows = spectrum_rows(runs, out / "analysis")
     if not rows:
         raise InfovitError("the demo trained no model")
-    symbols = task_config.symbols
     ceilings = {
-        "independent-patch ceiling, symbol-symmetric votes": independent_patch_ceiling(
-            symbols, symmetric=True
+        "independent-patch ceiling, symbol-symmetric votes": patch_ceiling(
+            task_config, symmetric=True
         ),
-        "independent-patch ceiling, any votes": independent_patch_ceiling(symbols),
+        "independent-patch ceiling, any votes": patch_ceiling(task_config),
     }
     table = write_summary(rows, out, ceilings=ceilings)
     figures = plot_spectrum(rows, out / "spectrum", ceilings=ceilings)
@@ -133,7 +132,7 @@ def run_demo(
     write_text(out / "routing.md", routing)
     n_heads = 4 * 2  # blocks × heads of the demo's architecture
     claims = format_claims(
-        check_claims(rows, findings, out / "analysis", n_heads, independent_patch_ceiling(symbols))
+        check_claims(rows, findings, out / "analysis", n_heads, patch_ceiling(task_config))
     )
     write_text(out / "claims.md", claims)
     command = _command(out, quick, seed, task)
