@@ -23,6 +23,30 @@ def _tiles(ds: SyntheticPatches, i: int) -> torch.Tensor:
     )  # [G², 3, p, p]
 
 
+def _all_tiles(ds: SyntheticPatches) -> torch.Tensor:
+    """Every image's tiles at once: [n, G², 3, p, p]."""
+    c, n = ds.config, len(ds)
+    return (
+        ds.images.view(n, 3, c.grid, c.patch, c.grid, c.patch)
+        .permute(0, 2, 4, 1, 3, 5)
+        .reshape(n, c.grid * c.grid, 3, c.patch, c.patch)
+    )
+
+
+def _key_mask(ds: SyntheticPatches) -> torch.Tensor:
+    """Which tiles are keys: [n, G²] bool."""
+    key = torch.zeros(len(ds), ds.config.grid**2, dtype=torch.bool)
+    key[torch.arange(len(ds))[:, None], ds.keys] = True
+    return key
+
+
+def _background_marks(ds: SyntheticPatches) -> torch.Tensor:
+    """Mean brightness of every background tile's inside, [n, G² − 2]: the bit cue's mark (the
+    hues have channel sum 0)."""
+    brightness = _all_tiles(ds)[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²]
+    return brightness[~_key_mask(ds)].view(len(ds), -1)
+
+
 def test_deterministic_and_splits_differ():
     cfg = SyntheticConfig(n_train=64, n_val=32)
     a, b = SyntheticPatches(cfg, "train"), SyntheticPatches(cfg, "train")
@@ -114,7 +138,7 @@ def test_a_position_aware_vote_beats_the_position_blind_ceiling_on_the_generated
     cfg = SyntheticConfig(n_train=6000, noise=0.0)
     ds = SyntheticPatches(cfg, "train")
     _, symbols = _palette(cfg)
-    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])  # [n, G², 3, p, p]
+    tiles = _all_tiles(ds)  # [n, G², 3, p, p]
     rows = torch.arange(len(ds))
     sym = [
         (tiles[rows, ds.keys[:, k], :, 1:-1, 1:-1][:, None] == symbols[None])
@@ -341,17 +365,13 @@ def test_bit_cue_marks_tell_the_bit_at_their_rate_and_spare_the_keys():
     ds = SyntheticPatches(cfg, "train")
     plain = SyntheticPatches(replace(cfg, bit_cue=0.0), "train")
     assert torch.equal(ds.labels, plain.labels) and torch.equal(ds.keys, plain.keys)
-    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])  # [n, G², 3, p, p]
-    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²] hues have sum 0
-    key = torch.zeros_like(brightness, dtype=torch.bool)
-    key[torch.arange(len(ds))[:, None], ds.keys] = True
-    marks = brightness[~key].view(len(ds), -1)  # [n, 34]
+    marks = _background_marks(ds)  # [n, 34]
     torch.testing.assert_close(marks.abs(), torch.full_like(marks, CUE_MARK), atol=1e-3, rtol=0)
     says_repeat = marks > 0
     agree = (says_repeat == (ds.labels % 2).bool()[:, None]).float().mean()
     assert abs(float(agree) - 0.6) < 4 * np.sqrt(0.24 / marks.numel())
     _, symbols = _palette(cfg)
-    inner = tiles[key][:, :, 1:-1, 1:-1]  # [2n, 3, p−2, p−2] the keys' insides
+    inner = _all_tiles(ds)[_key_mask(ds)][:, :, 1:-1, 1:-1]  # [2n, 3, p−2, p−2] keys' insides
     assert all(any(torch.equal(t, s) for s in symbols) for t in inner[:200])
 
 
@@ -368,11 +388,7 @@ def test_bit_cue_ceilings_known_answers():
     )
     assert abs(patch_ceiling(cfg, symmetric=True) - majority) < 1e-12
     ds = SyntheticPatches(cfg, "train")
-    tiles = torch.stack([_tiles(ds, i) for i in range(len(ds))])
-    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²]; keys are ±, mixed
-    key = torch.zeros_like(brightness, dtype=torch.bool)
-    key[torch.arange(len(ds))[:, None], ds.keys] = True
-    k = (brightness[~key].view(len(ds), -1) > 0).sum(dim=1)  # marks saying "repeat" (noise 0.25)
+    k = (_background_marks(ds) > 0).sum(dim=1)  # marks saying "repeat" (pixel noise 0.25)
     call = torch.where(
         2 * k == m, torch.rand(len(ds), generator=torch.Generator().manual_seed(0)) < 0.5, 2 * k > m
     )
