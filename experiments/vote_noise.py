@@ -12,8 +12,8 @@ of the label, which the repeat bit does not split. A second table says whose noi
 every bottlenecked model, the share of patch votes that differ from the posterior-mean vote
 with the noise on in every block, and with it on in one block only.
 
-    python benchmarks/vote_noise.py demo_out                   # the runs in demo_out/runs
-    python benchmarks/vote_noise.py demo_hue --images 512      # a subset of the validation set
+    python experiments/vote_noise.py demo_out                   # the runs in demo_out/runs
+    python experiments/vote_noise.py demo_hue --images 512      # a subset of the validation set
 
 Writes nothing; prints a markdown table.
 """

@@ -1,0 +1,117 @@
+"""Where bottlenecked models write their nats on the bit-cue task: keys, right marks, wrong marks.
+
+With ``synthetic:bit_cue=p`` every background tile carries a brightness mark that tells the
+repeat bit right with probability p (its flip otherwise), so a no-attention model's patches have
+evidence of their own on the bit and vote on it (tried for the paper's patch voting, arXiv
+2602.04784 Fig. 1c; README, "How the demo's task was chosen"). A model that decides the bit from
+the two keys must then also overrule the patches whose mark is wrong, or their votes pull the
+image's mean vote the wrong way: a message to them is worth more than one to a patch whose mark
+is already right. This script measures it: for every bottlenecked run it prints the mean nats
+per patch (summed over blocks and heads, one stochastic pass, as the analysis's KL maps) on the
+key patches, on background patches whose mark tells the bit right, and on those whose mark
+tells it wrong, and each group's share of the image's nats.
+
+The marks are read back from the pixels: the hues have channel sum 0, so a tile inside's mean
+brightness is ±``CUE_MARK`` plus pixel noise of std 0.25 / √(3·(patch−2)²), far from 0.
+
+    python experiments/cue_kl.py demo_cue                 # the runs in demo_cue/runs
+    python experiments/cue_kl.py demo_cue --images 512    # 512 evenly spaced validation images
+
+Writes nothing; prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from infovit.analysis.extract import extract
+from infovit.analysis.loading import load_runs
+from infovit.analysis.spectrum import label_beta
+from infovit.data.synthetic import CUE_MARK, SyntheticConfig, SyntheticPatches
+from infovit.model.capabilities import has_channel
+from infovit.training.run import RunFolder
+
+
+def mark_groups(ds: SyntheticPatches, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks [N, P] of the key patches and of background patches whose mark tells the bit right
+    (background patches outside both masks tell it wrong)."""
+    cfg = ds.config
+    G, p = cfg.grid, cfg.patch
+    n = len(indices)
+    tiles = (
+        ds.images[indices]  # [n, 3, G·p, G·p]
+        .view(n, 3, G, p, G, p)  # [n, 3, gy, py, gx, px]
+        .permute(0, 2, 4, 1, 3, 5)  # [n, gy, gx, 3, py, px]
+        .reshape(n, G * G, 3, p, p)  # [n, G², 3, p, p]
+    )
+    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4)).numpy()  # [n, G²]
+    key = np.zeros((n, G * G), dtype=bool)
+    key[np.arange(n)[:, None], ds.keys[indices].numpy()] = True
+    marks = brightness[~key]
+    if np.abs(np.abs(marks) - CUE_MARK).max() > CUE_MARK / 2:
+        raise ValueError("a background tile's brightness is not a bit cue's mark")
+    bit = (ds.labels[indices] % 2).numpy().astype(bool)  # [n] True: repeat
+    right = ((brightness > 0) == bit[:, None]) & ~key
+    return key, right
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("demo", type=Path, help="a demo output folder (with runs/)")
+    p.add_argument(
+        "--images", type=int, default=1024, help="N evenly spaced validation images (≥ 1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
+    args = p.parse_args(argv)
+    if args.images < 1:
+        print(f"error: --images must be ≥ 1, got {args.images}", file=sys.stderr)
+        return 2
+    runs_dir = args.demo / "runs"
+    runs = sorted(
+        d for d in runs_dir.iterdir() if RunFolder(d).config_path.is_file()
+    ) if runs_dir.is_dir() else []  # fmt: skip
+    if not runs:
+        print(f"error: no run folders in {runs_dir}; train them with infovit demo", file=sys.stderr)
+        return 2
+    loaded = [r for r in load_runs(runs, device="cpu") if has_channel(r.model)]
+    loaded.sort(key=lambda r: -(label_beta(r.label) or 0.0))  # strong β → weak
+    cfg = getattr(loaded[0].dataset, "config", None) if loaded else None
+    if not isinstance(cfg, SyntheticConfig) or cfg.bit_cue <= 0:
+        print(
+            f"error: {runs_dir} has no bottlenecked runs on synthetic data with bit_cue > 0; "
+            "train them with infovit demo --task hue_noise=1.2,ambiguity_ramp=10,bit_cue=0.6",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        "| model | top-1 % | nats/image | nats per patch: key / right mark / wrong mark | "
+        "wrong ÷ right | share of the nats: keys / right / wrong (of the patches) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for run in loaded:
+        ext = extract(
+            run.model, run.dataset, name=run.name, max_images=args.images, progress=False,
+            seed=args.seed,
+        )  # fmt: skip
+        key, right = mark_groups(run.dataset, ext.indices)  # type: ignore[arg-type]
+        wrong = ~key & ~right
+        kl = ext.kl_patch  # [N, P] nats
+        total = kl.sum()
+        per = [float(kl[m].mean()) for m in (key, right, wrong)]
+        shares = " / ".join(
+            f"{100 * kl[m].sum() / total:.1f}% ({100 * m.mean():.0f}%)" for m in (key, right, wrong)
+        )
+        print(
+            f"| {run.name} | {100 * ext.correct[:, 0].mean():.1f} | {kl.sum(1).mean():.3g} | "
+            + " / ".join(f"{x:.3g}" for x in per)
+            + f" | {per[2] / per[1]:.2f} | {shares} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
