@@ -4,9 +4,9 @@ With ``synthetic:bit_cue=p`` every background tile carries a brightness mark tha
 repeat bit right with probability p (its flip otherwise), so a no-attention model's patches have
 evidence of their own on the bit and vote on it (tried for the paper's patch voting, arXiv
 2602.04784 Fig. 1c; README, "How the demo's task was chosen"). A model that decides the bit from
-the two keys must then also overrule the patches whose mark is wrong, or their votes pull the
-image's mean vote the wrong way: a message to them is worth more than one to a patch whose mark
-is already right. This script measures it: for every bottlenecked run it prints the mean nats
+the two keys could then spend its nats on overruling the patches whose mark is wrong, whose votes
+pull the image's mean vote the wrong way, and leave those whose mark is right alone. This script
+says whether it does: for every bottlenecked run it prints the mean nats
 per patch (summed over blocks and heads, one stochastic pass, as the analysis's KL maps) on the
 key patches, on background patches whose mark tells the bit right, and on those whose mark
 tells it wrong, and each group's share of the image's nats.
