@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from demo_runs import demo_runs
 from infovit.analysis.extract import extract
 from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
 from infovit.data.synthetic import CUE_MARK, SyntheticConfig, SyntheticPatches
 from infovit.model.capabilities import has_channel
-from infovit.training.run import RunFolder
 
 
 def mark_groups(ds: SyntheticPatches, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --images must be ≥ 1, got {args.images}", file=sys.stderr)
         return 2
     runs_dir = args.demo / "runs"
-    runs = sorted(
-        d for d in runs_dir.iterdir() if RunFolder(d).config_path.is_file()
-    ) if runs_dir.is_dir() else []  # fmt: skip
+    runs = demo_runs(args.demo)
     if not runs:
         print(f"error: no run folders in {runs_dir}; train them with infovit demo", file=sys.stderr)
         return 2

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import torch
 
+from demo_runs import demo_runs
 from infovit.analysis.context import LoadedRun
 from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
 from infovit.analysis.voting import inverse_simpson, logit_range
 from infovit.model.capabilities import has_channel
-from infovit.training.run import RunFolder
 
 
 @torch.no_grad()
@@ -107,9 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=1024, help="first N validation images")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
     args = p.parse_args(argv)
-    runs = sorted(d for d in (args.demo / "runs").iterdir() if RunFolder(d).config_path.is_file())
+    if args.images < 1:
+        print(f"error: --images must be ≥ 1, got {args.images}", file=sys.stderr)
+        return 2
+    runs_dir = args.demo / "runs"
+    runs = demo_runs(args.demo)
     if not runs:
-        print(f"error: no run folders in {args.demo / 'runs'}", file=sys.stderr)
+        print(f"error: no run folders in {runs_dir}; train them with infovit demo", file=sys.stderr)
         return 2
     print("| model | top-1 % | Simpson, sampled | Simpson, posterior mean | tint-only Simpson "
           "(sampled / mean) | logit range (sampled / mean) |")  # fmt: skip
