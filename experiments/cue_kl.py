@@ -22,13 +22,11 @@ Writes nothing; prints a markdown table.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from demo_runs import demo_runs
+from demo_runs import parse_demo_args
 from infovit.analysis.extract import extract
 from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
@@ -60,27 +58,17 @@ def mark_groups(ds: SyntheticPatches, indices: np.ndarray) -> tuple[np.ndarray, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("demo", type=Path, help="a demo output folder (with runs/)")
-    p.add_argument(
-        "--images", type=int, default=1024, help="N evenly spaced validation images (≥ 1)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
-    args = p.parse_args(argv)
-    if args.images < 1:
-        print(f"error: --images must be ≥ 1, got {args.images}", file=sys.stderr)
+    parsed = parse_demo_args(argv, __doc__, "N evenly spaced validation images (≥ 1)")
+    if parsed is None:
         return 2
-    runs_dir = args.demo / "runs"
-    runs = demo_runs(args.demo)
-    if not runs:
-        print(f"error: no run folders in {runs_dir}; train them with infovit demo", file=sys.stderr)
-        return 2
+    args, runs = parsed
     loaded = [r for r in load_runs(runs, device="cpu") if has_channel(r.model)]
     loaded.sort(key=lambda r: -(label_beta(r.label) or 0.0))  # strong β → weak
     cfg = getattr(loaded[0].dataset, "config", None) if loaded else None
     if not isinstance(cfg, SyntheticConfig) or cfg.bit_cue <= 0:
         print(
-            f"error: {runs_dir} has no bottlenecked runs on synthetic data with bit_cue > 0; "
+            f"error: {args.demo / 'runs'} has no bottlenecked runs on synthetic data with "
+            "bit_cue > 0; "
             "train them with infovit demo --task hue_noise=1.2,ambiguity_ramp=10,bit_cue=0.6",
             file=sys.stderr,
         )

@@ -23,14 +23,12 @@ Writes nothing; prints markdown tables.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-from pathlib import Path
 
 import torch
 
-from demo_runs import demo_runs
+from demo_runs import parse_demo_args
 from infovit.analysis.context import LoadedRun
 from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
@@ -102,19 +100,10 @@ def flip_rates(model: torch.nn.Module, x: torch.Tensor, seed: int) -> list[float
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("demo", type=Path, help="a demo output folder (with runs/)")
-    p.add_argument("--images", type=int, default=1024, help="first N validation images")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampled channel noise")
-    args = p.parse_args(argv)
-    if args.images < 1:
-        print(f"error: --images must be ≥ 1, got {args.images}", file=sys.stderr)
+    parsed = parse_demo_args(argv, __doc__, "first N validation images")
+    if parsed is None:
         return 2
-    runs_dir = args.demo / "runs"
-    runs = demo_runs(args.demo)
-    if not runs:
-        print(f"error: no run folders in {runs_dir}; train them with infovit demo", file=sys.stderr)
-        return 2
+    args, runs = parsed
     print("| model | top-1 % | Simpson, sampled | Simpson, posterior mean | tint-only Simpson "
           "(sampled / mean) | logit range (sampled / mean) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
