@@ -37,18 +37,8 @@ from infovit.model.capabilities import has_channel
 def mark_groups(ds: SyntheticPatches, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Masks [N, P] of the key patches and of background patches whose mark tells the bit right
     (background patches outside both masks tell it wrong)."""
-    cfg = ds.config
-    G, p = cfg.grid, cfg.patch
-    n = len(indices)
-    tiles = (
-        ds.images[indices]  # [n, 3, G·p, G·p]
-        .view(n, 3, G, p, G, p)  # [n, 3, gy, py, gx, px]
-        .permute(0, 2, 4, 1, 3, 5)  # [n, gy, gx, 3, py, px]
-        .reshape(n, G * G, 3, p, p)  # [n, G², 3, p, p]
-    )
-    brightness = tiles[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4)).numpy()  # [n, G²]
-    key = np.zeros((n, G * G), dtype=bool)
-    key[np.arange(n)[:, None], ds.keys[indices].numpy()] = True
+    brightness = ds.tiles(indices)[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4)).numpy()  # [n, G²]
+    key = ds.key_mask(indices).numpy()  # [n, G²]
     marks = brightness[~key]
     if np.abs(np.abs(marks) - CUE_MARK).max() > CUE_MARK / 2:
         raise ValueError("a background tile's brightness is not a bit cue's mark")

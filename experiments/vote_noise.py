@@ -13,7 +13,11 @@ every bottlenecked model, the share of patch votes that differ from the posterio
 with the noise on in every block, and with it on in one block only. A third table says which
 patches vote the repeat bit: the mean margin of the true bit's class over its pair partner
 (the same tint, the other bit) on the two key patches and on the background patches, and the
-keys' part of the image's mean margin (2 of 36 patches: 5.6% if they vote as loudly as the rest).
+keys' part of the image's mean margin (2 of 36 patches: 5.6% if they vote as loudly as the rest),
+and how close the patches come to the loudest bit vote that any one patch can cast: every patch's
+vote is ``head(norm(x_i))``, and the final LayerNorm gives every token the same length, so the
+margin of class a over b is at most ``√D · ‖u − mean(u)‖ + (w_a − w_b) · b_norm + b_a − b_b``
+with ``u = γ ⊙ (w_a − w_b)``, whatever the token says.
 
     python experiments/vote_noise.py demo_out                   # the runs in demo_out/runs
     python experiments/vote_noise.py demo_hue --images 512      # a subset of the validation set
@@ -58,11 +62,13 @@ def summary(patch_logits: torch.Tensor) -> tuple[float, float, float]:
 
 
 def bit_margins(
-    patch_logits: torch.Tensor, labels: torch.Tensor, keys: torch.Tensor
-) -> tuple[float, float, float]:
+    patch_logits: torch.Tensor, labels: torch.Tensor, key: torch.Tensor, bound: torch.Tensor
+) -> tuple[float, ...]:
     """Mean margin toward the true repeat bit on the key patches and on the background patches,
-    and the keys' part of the image's mean margin: ``patch_logits`` [N, P, C], ``labels`` [N]
-    (label = 2 · tint + bit), ``keys`` [N, 2] the key patches' indices."""
+    the keys' part of the image's mean margin, and the margins as fractions of the loudest vote
+    the final norm allows (``bound`` [N], :func:`norm_bound`): the keys' median and 99th
+    percentile, the background's median. ``patch_logits`` [N, P, C], ``labels`` [N]
+    (label = 2 · tint + bit), ``key`` [N, P] which patches are keys."""
     n, P, _ = patch_logits.shape
     partner = labels ^ 1  # the same tint, the other bit
     rows = torch.arange(n)[:, None]
@@ -70,11 +76,29 @@ def bit_margins(
     margin = (
         patch_logits[rows, cols, labels[:, None]] - patch_logits[rows, cols, partner[:, None]]
     )  # [N, P]
-    key = torch.zeros(n, P, dtype=torch.bool)
-    key[rows, keys] = True
     # a model that does not vote the bit (no_attn) has no mean margin to take a part of
     keys_part = float((margin * key).sum() / margin.sum()) if margin.mean() > 0.1 else math.nan
-    return float(margin[key].mean()), float(margin[~key].mean()), keys_part
+    reach = margin / bound[:, None]  # [N, P] each vote as a fraction of the loudest possible
+    return (
+        float(margin[key].mean()),
+        float(margin[~key].mean()),
+        keys_part,
+        float(reach[key].median()),
+        float(reach[key].quantile(0.99)),
+        float(reach[~key].median()),
+    )
+
+
+@torch.no_grad()
+def norm_bound(model: torch.nn.Module, labels: torch.Tensor) -> torch.Tensor:
+    """The largest margin of each image's true class over its pair partner that any one patch's
+    vote can have [N] (module docstring): the final LayerNorm's output is ``γ ⊙ x̂ + b_norm``
+    with ``x̂`` centred and of length at most √D, so ``u · x̂`` peaks at ``√D · ‖u − mean(u)‖``."""
+    norm, head = model.norm, model.head  # type: ignore[union-attr]
+    d = head.weight[labels] - head.weight[labels ^ 1]  # [N, D] true class minus its partner
+    u = norm.weight * d  # [N, D]
+    reach = math.sqrt(d.shape[1]) * (u - u.mean(dim=1, keepdim=True)).norm(dim=1)  # [N]
+    return reach + d @ norm.bias + head.bias[labels] - head.bias[labels ^ 1]
 
 
 def set_block_noise(model: torch.nn.Module, sampled: set[int]) -> None:
@@ -125,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         sampled = votes(model, x)
         top1 = 100 * float((sampled.mean(dim=1).argmax(-1) == y).float().mean())
         s_full, s_tint, s_range = summary(sampled)
-        keys = run.dataset.keys[:n]  # type: ignore[attr-defined]
-        margins.append((run.name, bit_margins(sampled, y, keys)))
+        key = run.dataset.key_mask(range(n))  # type: ignore[attr-defined]
+        margins.append((run.name, bit_margins(sampled, y, key, norm_bound(model, y))))
         if has_channel(model):
             model.set_noise("mean")
             m_full, m_tint, m_range = summary(votes(model, x))
@@ -148,11 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, rates in flips:
             print(f"| {name} | " + " | ".join(f"{100 * r:.1f}%" for r in rates) + " |")
     print("\nWho votes the repeat bit (margin of the true bit's class over its pair partner):\n")
-    print("| model | margin per key patch | per background patch | keys' part of the image's |")
-    print("|---|---|---|---|")
-    for name, (on_key, on_background, part) in margins:
+    print(
+        "| model | margin per key patch | per background patch | keys' part of the image's "
+        "| of the loudest possible vote: keys' median / 99th percentile, background median |"
+    )
+    print("|---|---|---|---|---|")  # fmt: skip
+    for name, (on_key, on_background, part, k50, k99, b50) in margins:
         share = "— (no bit vote)" if math.isnan(part) else f"{100 * part:.0f}%"
-        print(f"| {name} | {on_key:.2f} | {on_background:.2f} | {share} |")
+        print(
+            f"| {name} | {on_key:.2f} | {on_background:.2f} | {share} "
+            f"| {100 * k50:.0f}% / {100 * k99:.0f}%, {100 * b50:.0f}% |"
+        )
     return 0
 
 

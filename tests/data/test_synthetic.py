@@ -14,37 +14,15 @@ from infovit.data.synthetic import _palette
 
 
 def _tiles(ds: SyntheticPatches, i: int) -> torch.Tensor:
-    c = ds.config
-    img = ds.images[i]  # [3, H, W]
-    return (
-        img.view(3, c.grid, c.patch, c.grid, c.patch)
-        .permute(1, 3, 0, 2, 4)
-        .reshape(c.grid * c.grid, 3, c.patch, c.patch)
-    )  # [G², 3, p, p]
-
-
-def _all_tiles(ds: SyntheticPatches) -> torch.Tensor:
-    """Every image's tiles at once: [n, G², 3, p, p]."""
-    c, n = ds.config, len(ds)
-    return (
-        ds.images.view(n, 3, c.grid, c.patch, c.grid, c.patch)
-        .permute(0, 2, 4, 1, 3, 5)
-        .reshape(n, c.grid * c.grid, 3, c.patch, c.patch)
-    )
-
-
-def _key_mask(ds: SyntheticPatches) -> torch.Tensor:
-    """Which tiles are keys: [n, G²] bool."""
-    key = torch.zeros(len(ds), ds.config.grid**2, dtype=torch.bool)
-    key[torch.arange(len(ds))[:, None], ds.keys] = True
-    return key
+    """Image i's tiles: [G², 3, p, p]."""
+    return ds.tiles([i])[0]
 
 
 def _background_marks(ds: SyntheticPatches) -> torch.Tensor:
     """Mean brightness of every background tile's inside, [n, G² − 2]: the bit cue's mark (the
     hues have channel sum 0)."""
-    brightness = _all_tiles(ds)[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²]
-    return brightness[~_key_mask(ds)].view(len(ds), -1)
+    brightness = ds.tiles()[:, :, :, 1:-1, 1:-1].mean(dim=(2, 3, 4))  # [n, G²]
+    return brightness[~ds.key_mask()].view(len(ds), -1)
 
 
 def test_deterministic_and_splits_differ():
@@ -138,7 +116,7 @@ def test_a_position_aware_vote_beats_the_position_blind_ceiling_on_the_generated
     cfg = SyntheticConfig(n_train=6000, noise=0.0)
     ds = SyntheticPatches(cfg, "train")
     _, symbols = _palette(cfg)
-    tiles = _all_tiles(ds)  # [n, G², 3, p, p]
+    tiles = ds.tiles()  # [n, G², 3, p, p]
     rows = torch.arange(len(ds))
     sym = [
         (tiles[rows, ds.keys[:, k], :, 1:-1, 1:-1][:, None] == symbols[None])
@@ -371,7 +349,7 @@ def test_bit_cue_marks_tell_the_bit_at_their_rate_and_spare_the_keys():
     agree = (says_repeat == (ds.labels % 2).bool()[:, None]).float().mean()
     assert abs(float(agree) - 0.6) < 4 * np.sqrt(0.24 / marks.numel())
     _, symbols = _palette(cfg)
-    inner = _all_tiles(ds)[_key_mask(ds)][:, :, 1:-1, 1:-1]  # [2n, 3, p−2, p−2] keys' insides
+    inner = ds.tiles()[ds.key_mask()][:, :, 1:-1, 1:-1]  # [2n, 3, p−2, p−2] keys' insides
     assert all(any(torch.equal(t, s) for s in symbols) for t in inner[:200])
 
 
@@ -400,3 +378,19 @@ def test_bit_cue_ceilings_known_answers():
         assert abs(independent_patch_ceiling(4, symmetric, blind, bit_cue=1.0) - 1.0) < 1e-12
     bounds = [patch_ceiling(replace(cfg, bit_cue=p)) for p in (0.5, 0.55, 0.6, 0.7)]
     assert bounds == sorted(bounds) and abs(bounds[2] - 0.9299) < 1e-4
+
+
+def test_tiles_and_key_mask_read_the_images_layout():
+    """Tile j of an image is its pixels at row j // grid, column j % grid; the key mask marks
+    exactly the two key positions; both follow ``indices``."""
+    cfg = SyntheticConfig(n_train=8, n_val=8, grid=3, patch=4)
+    ds = SyntheticPatches(cfg, "val")
+    tiles, mask = ds.tiles(), ds.key_mask()
+    assert tiles.shape == (8, 9, 3, 4, 4) and mask.shape == (8, 9)
+    for i in range(8):
+        for j in range(9):
+            r, c = divmod(j, 3)
+            assert torch.equal(tiles[i, j], ds.images[i, :, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4])
+        assert set(mask[i].nonzero().flatten().tolist()) == set(ds.keys[i].tolist())
+    assert torch.equal(ds.tiles([5, 2]), tiles[[5, 2]])
+    assert torch.equal(ds.key_mask(torch.tensor([5, 2])), mask[[5, 2]])

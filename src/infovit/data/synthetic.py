@@ -90,6 +90,7 @@ evidence for breaking the symmetry, so a trained no-attention model lands betwee
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -366,6 +367,26 @@ class SyntheticPatches(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.images[index], int(self.labels[index])
+
+    def tiles(self, indices: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+        """The tiles of the images ``indices`` (default: all), [m, G², 3, p, p] with patch index
+        = row · grid + column: the layout :func:`make_split` draws them in, for the tests and
+        measurements that read a tile's frame, colour or mark."""
+        c = self.config
+        images = self.images if indices is None else self.images[torch.as_tensor(indices)]
+        m = images.shape[0]
+        return (
+            images.view(m, 3, c.grid, c.patch, c.grid, c.patch)  # [m, 3, gy, py, gx, px]
+            .permute(0, 2, 4, 1, 3, 5)  # [m, gy, gx, 3, py, px]
+            .reshape(m, c.grid * c.grid, 3, c.patch, c.patch)  # [m, G², 3, p, p]
+        )
+
+    def key_mask(self, indices: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+        """Which tiles of the images ``indices`` (default: all) are keys: [m, G²] bool."""
+        keys = self.keys if indices is None else self.keys[torch.as_tensor(indices)]  # [m, 2]
+        mask = torch.zeros(keys.shape[0], self.config.grid**2, dtype=torch.bool)
+        mask[torch.arange(keys.shape[0])[:, None], keys] = True
+        return mask
 
     def describe(self) -> dict[str, object]:
         return {
