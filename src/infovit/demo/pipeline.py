@@ -69,10 +69,14 @@ def demo_overrides(
 
 
 def _analyse(runs: list[Path], out: Path, quick: bool, progress: bool) -> list[RoutingFinding]:
-    """Analyse the trained runs with every section (spectrum over 5 stochastic passes) into
-    ``out/analysis``; return what the bottlenecked models route."""
+    """Analyse the trained runs' final checkpoints with every section (spectrum over 5
+    stochastic passes) into ``out/analysis``; return what the bottlenecked models route."""
     analysis = out / "analysis"
-    loaded = load_runs(runs, device="cpu")
+    # The final weights, as the paper's code keeps them, not the best epoch: "best" is chosen on
+    # the validation images that the spectrum then reports, and no_attn, at chance on the bit,
+    # scores 45–55% on them from epoch to epoch (about 50% on its training images), so its best
+    # epoch would overstate it by 3–5 points.
+    loaded = load_runs(runs, device="cpu", tag="last")
     options = AnalysisOptions(
         passes=5,
         max_images=256 if quick else 1024,
