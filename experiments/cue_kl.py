@@ -26,9 +26,8 @@ import sys
 
 import numpy as np
 
-from demo_runs import parse_demo_args
+from demo_runs import load_demo, parse_demo_args
 from infovit.analysis.extract import extract
-from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
 from infovit.data.synthetic import CUE_MARK, SyntheticConfig, SyntheticPatches
 from infovit.model.capabilities import has_channel
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if parsed is None:
         return 2
     args, runs = parsed
-    loaded = [r for r in load_runs(runs, device="cpu") if has_channel(r.model)]
+    loaded = [r for r in load_demo(runs) if has_channel(r.model)]
     loaded.sort(key=lambda r: -(label_beta(r.label) or 0.0))  # strong β → weak
     cfg = getattr(loaded[0].dataset, "config", None) if loaded else None
     if not isinstance(cfg, SyntheticConfig) or cfg.bit_cue <= 0:

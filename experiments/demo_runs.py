@@ -9,9 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from infovit.analysis.context import LoadedRun
+from infovit.analysis.loading import load_runs
+from infovit.demo.pipeline import DEMO_CHECKPOINT
 from infovit.training.run import RunFolder
 
-__all__ = ["demo_runs", "parse_demo_args"]
+__all__ = ["demo_runs", "load_demo", "parse_demo_args"]
 
 
 def demo_runs(demo: Path) -> list[Path]:
@@ -20,6 +23,11 @@ def demo_runs(demo: Path) -> list[Path]:
     if not runs_dir.is_dir():
         return []
     return sorted(d for d in runs_dir.iterdir() if RunFolder(d).config_path.is_file())
+
+
+def load_demo(runs: list[Path]) -> list[LoadedRun]:
+    """The runs' checkpoints that ``infovit demo`` analyses (its final weights), on the CPU."""
+    return load_runs(runs, device="cpu", tag=DEMO_CHECKPOINT)
 
 
 def parse_demo_args(

@@ -32,9 +32,8 @@ import sys
 
 import torch
 
-from demo_runs import parse_demo_args
+from demo_runs import load_demo, parse_demo_args
 from infovit.analysis.context import LoadedRun
-from infovit.analysis.loading import load_runs
 from infovit.analysis.spectrum import label_beta
 from infovit.analysis.voting import inverse_simpson, logit_range
 from infovit.model.capabilities import has_channel
@@ -131,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | top-1 % | Simpson, sampled | Simpson, posterior mean | tint-only Simpson "
           "(sampled / mean) | logit range (sampled / mean) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
-    loaded = load_runs(runs, device="cpu")
+    loaded = load_demo(runs)
 
     def spectrum_order(run: LoadedRun) -> tuple[int, float]:  # no_attn, strong β → weak, vit
         end = {"no_attn": 0, "vit": 2}.get(run.model.variant, 1)

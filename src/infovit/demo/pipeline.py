@@ -29,10 +29,15 @@ from infovit.errors import InfovitError
 from infovit.training.config import load_config
 from infovit.training.trainer import train
 
-__all__ = ["DEMO_BETAS", "DEMO_TASK", "demo_overrides", "run_demo"]
+__all__ = ["DEMO_BETAS", "DEMO_CHECKPOINT", "DEMO_TASK", "demo_overrides", "run_demo"]
 
 DEMO_BETAS: tuple[float, ...] = (3.0, 1.0, 0.3, 0.03)
 DEMO_SEED = 42  # the training seed the README's numbers are for
+# The checkpoint the demo analyses: the final weights, as the paper's code keeps them, not the
+# best epoch. "best" is chosen on the validation images that the spectrum then reports, and
+# no_attn, at chance on the bit, scores 45–55% on them from epoch to epoch (about 50% on its
+# training images), so its best epoch would overstate it by 3–5 points.
+DEMO_CHECKPOINT = "last"
 # The demo's task: every background tile's hue is turned by its own N(0, 1.2²) radians, so one
 # tile names its tint only 49% of the time and the patches' local evidence disagrees (as on
 # natural images), and the training images ramp from clean to that over the first 10 epochs:
@@ -72,11 +77,7 @@ def _analyse(runs: list[Path], out: Path, quick: bool, progress: bool) -> list[R
     """Analyse the trained runs' final checkpoints with every section (spectrum over 5
     stochastic passes) into ``out/analysis``; return what the bottlenecked models route."""
     analysis = out / "analysis"
-    # The final weights, as the paper's code keeps them, not the best epoch: "best" is chosen on
-    # the validation images that the spectrum then reports, and no_attn, at chance on the bit,
-    # scores 45–55% on them from epoch to epoch (about 50% on its training images), so its best
-    # epoch would overstate it by 3–5 points.
-    loaded = load_runs(runs, device="cpu", tag="last")
+    loaded = load_runs(runs, device="cpu", tag=DEMO_CHECKPOINT)
     options = AnalysisOptions(
         passes=5,
         max_images=256 if quick else 1024,
