@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.infovit-installed
 DEMO_OUT ?= demo_out
+# What ruff checks and formats.
+CODE := src tests benchmarks experiments
 
 .PHONY: venv demo test test-all lint format bench clean
 
@@ -24,8 +26,8 @@ demo: $(STAMP)
 	$(VENV)/bin/infovit demo --out $(DEMO_OUT)
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks experiments
-	$(VENV)/bin/ruff format --check src tests benchmarks experiments
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/mypy src/infovit
 	$(PY) -m pytest -q
 
@@ -33,13 +35,13 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks experiments
-	$(VENV)/bin/ruff format --check src tests benchmarks experiments
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/mypy src/infovit
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format src tests benchmarks experiments
-	$(VENV)/bin/ruff check --fix src tests benchmarks experiments
+	$(VENV)/bin/ruff format $(CODE)
+	$(VENV)/bin/ruff check --fix $(CODE)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

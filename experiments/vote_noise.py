@@ -69,12 +69,9 @@ def bit_margins(
     percentile, the background's median. ``patch_logits`` [N, P, C], ``labels`` [N]
     (label = 2 · tint + bit), ``key`` [N, P] which patches are keys."""
     n, P, _ = patch_logits.shape
-    partner = labels ^ 1  # the same tint, the other bit
-    rows = torch.arange(n)[:, None]
-    cols = torch.arange(P)[None, :]
-    margin = (
-        patch_logits[rows, cols, labels[:, None]] - patch_logits[rows, cols, partner[:, None]]
-    )  # [N, P]
+    pair = torch.stack([labels, labels ^ 1], dim=1)  # [N, 2] true class, same tint other bit
+    true, partner = patch_logits.gather(-1, pair[:, None].expand(n, P, 2)).unbind(-1)  # [N, P]
+    margin = true - partner  # [N, P]
     # a model that does not vote the bit (no_attn) has no mean margin to take a part of
     keys_part = float((margin * key).sum() / margin.sum()) if margin.mean() > 0.1 else math.nan
     reach = margin / bound[:, None]  # [N, P] each vote as a fraction of the loudest possible
@@ -137,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return end, -(label_beta(run.label) or 0.0)
 
     flips: list[tuple[str, list[float]]] = []
-    margins: list[tuple[str, tuple[float, float, float]]] = []
+    margins: list[tuple[str, tuple[float, ...]]] = []
     for run in sorted(loaded, key=spectrum_order):
         n = min(args.images, len(run.dataset))  # type: ignore[arg-type]
         items = [run.dataset[i] for i in range(n)]
